@@ -1,0 +1,188 @@
+"""The pure transition step: ``(spec, snapshot, event, what on_transition did) -> outcome``.
+
+No asyncio, no I/O: the runtime awaits the callbacks and hands their results here; this
+module enforces the rules of DESIGN section 3 and builds the next snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ._snapshot import FailureInfo, Snapshot, Stage
+from ._spec.model import STAR, EventKind, Spec
+from .errors import TransitionRefused
+
+__all__ = [
+    "Committed",
+    "Failed",
+    "automatic_event",
+    "check_event",
+    "commit",
+    "decide",
+    "fail",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Committed:
+    """The event leads to ``snapshot`` (version + 1). ``then`` is the event to fire
+    automatically next (hard event or auto-terminate), if any."""
+
+    snapshot: Snapshot
+    source: str
+    event: str
+    event_payload: Any
+    then: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Failed:
+    """The event failed; ``snapshot`` is the unchanged one with ``last_error`` set and
+    ``report`` tells whether ``on_failure`` should be called (False for soft events)."""
+
+    snapshot: Snapshot
+    failure: FailureInfo
+    report: bool
+
+
+def fail(
+    spec: Spec,
+    snapshot: Snapshot,
+    event: str,
+    event_payload: Any,
+    stage: Stage,
+    reason: str,
+    exception: BaseException | None = None,
+) -> Failed:
+    """Build the failed outcome of ``event`` at ``stage``."""
+    failure = FailureInfo(
+        stage=stage,
+        state=snapshot.state,
+        event=event,
+        reason=reason,
+        event_payload=event_payload,
+        exception=type(exception).__name__ if exception is not None else None,
+    )
+    return Failed(
+        dataclasses.replace(snapshot, last_error=failure),
+        failure,
+        report=spec.kind(event) is not EventKind.SOFT,
+    )
+
+
+def check_event(spec: Spec, snapshot: Snapshot, event: str, event_payload: Any) -> Failed | None:
+    """Before ``on_transition``: ``not_allowed`` when ``event`` is not declared from the state."""
+    if spec.targets(snapshot.state, event):
+        return None
+    declared = sorted(spec.events_from(snapshot.state))
+    return fail(
+        spec,
+        snapshot,
+        event,
+        event_payload,
+        "not_allowed",
+        f"event {event!r} is not declared from state {snapshot.state!r}"
+        f" (declared: {', '.join(declared) or 'none'})",
+    )
+
+
+def automatic_event(spec: Spec, state: str, auto_terminate: frozenset[str]) -> str | None:
+    """The event fired automatically on entering ``state``: its hard event, or (with
+    ``auto_terminate`` for that state) the single event whose only target is ``[*]``."""
+    hard = spec.hard_event(state)
+    if hard is not None:
+        return hard
+    if state in auto_terminate:
+        events = spec.events_from(state)
+        if len(events) == 1:
+            (event,) = events
+            if spec.targets(state, event) == {STAR}:
+                return event
+    return None
+
+
+def commit(
+    spec: Spec,
+    snapshot: Snapshot,
+    event: str,
+    event_payload: Any,
+    target: str,
+    payload: Any,
+    *,
+    history_size: int,
+    auto_terminate: frozenset[str] = frozenset(),
+) -> Committed:
+    """The committed outcome: next snapshot (version + 1, history, ``last_error`` cleared)."""
+    history = snapshot.history
+    if history_size:
+        history = (*history, snapshot.state)[-history_size:] if snapshot.state != STAR else history
+    else:
+        history = ()
+    nxt = Snapshot(
+        name=snapshot.name,
+        state=target,
+        payload=payload,
+        version=snapshot.version + 1,
+        history=history,
+        last_error=None,
+    )
+    then = None if target == STAR else automatic_event(spec, target, auto_terminate)
+    return Committed(nxt, snapshot.state, event, event_payload, then)
+
+
+def decide(
+    spec: Spec,
+    snapshot: Snapshot,
+    event: str,
+    event_payload: Any,
+    result: object,
+    *,
+    history_size: int,
+    auto_terminate: frozenset[str] = frozenset(),
+) -> Committed | Failed:
+    """Decide the outcome of ``event`` given what ``on_transition`` returned or raised.
+
+    ``result`` is the returned ``(next_state, payload)`` pair, or the exception raised:
+    :class:`TransitionRefused` gives stage ``refused``, any other exception stage
+    ``on_transition``; a malformed return value is stage ``on_transition`` too; a target
+    not declared for this ``(state, event)`` is ``not_allowed``.
+    """
+    if isinstance(result, TransitionRefused):
+        return fail(spec, snapshot, event, event_payload, "refused", str(result.reason), result)
+    if isinstance(result, BaseException):
+        return fail(spec, snapshot, event, event_payload, "on_transition", f"{result!r}", result)
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str)):
+        return fail(
+            spec,
+            snapshot,
+            event,
+            event_payload,
+            "on_transition",
+            f"on_transition must return (next_state: str, payload), got {result!r:.200}",
+        )
+    target, payload = result
+    if target == "[*]":
+        target = STAR
+    allowed = spec.targets(snapshot.state, event)
+    if target not in allowed:
+        shown = ", ".join("[*]" if t == STAR else t for t in sorted(allowed))
+        return fail(
+            spec,
+            snapshot,
+            event,
+            event_payload,
+            "not_allowed",
+            f"on_transition chose {target!r}, not a declared target of "
+            f"({snapshot.state!r}, {event!r}) (declared: {shown})",
+        )
+    return commit(
+        spec,
+        snapshot,
+        event,
+        event_payload,
+        target,
+        payload,
+        history_size=history_size,
+        auto_terminate=auto_terminate,
+    )

@@ -1,0 +1,104 @@
+"""Mermaid syntax: flowcharts (``from --> |event| to``) and ``stateDiagram-v2`` bodies.
+
+In a flowchart the start and the ends are inferred as Finitomata does: the one state never
+targeted gets ``[*] --> state : __start__`` and every state never left gets
+``state --> [*] : __end__`` (fired only with ``auto_terminate``). Whether the start is unique
+is left to validation, so a flowchart with two candidates is a ``single_start`` error.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .._spec.model import END_EVENT, STAR, START_EVENT, EventKind, Spec, Transition
+from ..errors import ParseError, ParseProblem
+from ._build import build_spec, split_event
+from ._lines import Cursor, SourceLine, source_lines
+from .plantuml import parse_state_lines
+
+__all__ = [
+    "FLOWCHART_HEADER",
+    "STATE_HEADER",
+    "parse_flowchart",
+    "parse_mermaid",
+]
+
+COMMENTS = ("%%", "'")
+FLOWCHART_HEADER = re.compile(r"^(graph|flowchart)(\s+(TD|TB|BT|RL|LR))?\s*;?$")
+STATE_HEADER = re.compile(r"^stateDiagram(-v2)?\s*$")
+
+
+def _event(cur: Cursor) -> str | None:
+    name = cur.ident()
+    if name is None:
+        return None
+    suffix = cur.text[cur.pos : cur.pos + 1]
+    if suffix in ("!", "?"):
+        cur.pos += 1
+        return name + suffix
+    return name
+
+
+def parse_edge(line: SourceLine) -> Transition | ParseProblem:
+    cur = Cursor(line)
+    source = cur.ident()
+    if source is None:
+        return cur.problem("a state name")
+    if cur.literal("-->") is None:
+        return cur.problem("an arrow `-->`")
+    if cur.literal("|") is None:
+        return cur.problem("`|event|` after the arrow")
+    token = _event(cur)
+    if token is None:
+        return cur.problem("an event name (optionally ending in ! or ?)")
+    if cur.literal("|") is None:
+        return cur.problem("`|` closing the event")
+    target = cur.ident()
+    if target is None:
+        return cur.problem("a target state name")
+    cur.literal(";")
+    if not cur.at_end():
+        return cur.problem("end of line after the target state")
+    event, kind = split_event(token)
+    return Transition(source, target, event, kind, line.number)
+
+
+def parse_flowchart(text: str) -> Spec:
+    """Parse a Mermaid flowchart into a :class:`Spec` with inferred start and ends."""
+    edges: list[Transition] = []
+    problems: list[ParseProblem] = []
+    for line in source_lines(text, COMMENTS):
+        if FLOWCHART_HEADER.match(line.body):
+            continue
+        parsed = parse_edge(line)
+        if isinstance(parsed, ParseProblem):
+            problems.append(parsed)
+        else:
+            edges.append(parsed)
+    if problems:
+        raise ParseError(problems)
+    if not edges:
+        raise ParseError([ParseProblem(1, 1, text[:40], "at least one `a --> |event| b` line")])
+    sources = {t.source for t in edges}
+    targets = {t.target for t in edges}
+    states = sources | targets
+    synthetic: list[Transition] = []
+    for state in sorted(states - targets):
+        synthetic.append(Transition(STAR, state, START_EVENT, EventKind.NORMAL))
+    for state in sorted(states - sources):
+        synthetic.append(Transition(state, STAR, END_EVENT, EventKind.NORMAL))
+    return build_spec([*edges, *synthetic], "mermaid")
+
+
+def is_flowchart(text: str) -> bool:
+    for line in source_lines(text, COMMENTS):
+        return bool(FLOWCHART_HEADER.match(line.body)) or "|" in line.body
+    return False
+
+
+def parse_mermaid(text: str) -> Spec:
+    """Parse Mermaid text: a flowchart, or a ``stateDiagram-v2`` (PlantUML-style lines)."""
+    if is_flowchart(text):
+        return parse_flowchart(text)
+    spec = parse_state_lines(text, "mermaid")
+    return spec
