@@ -14,6 +14,7 @@ from .model import RESERVED_EVENTS, STAR, EventKind, Spec
 
 __all__ = [
     "RULES",
+    "problems",
     "validate",
 ]
 
@@ -142,6 +143,15 @@ def ambiguous_events(spec: Spec, *, on_transition_overridden: bool) -> Validatio
             t.line for t in spec.transitions if t.line and (t.source, t.event) in set(pairs)
         ),
     )
+
+
+def problems(spec: Spec, *, on_transition_overridden: bool = True) -> list[ValidationError]:
+    """Every rule ``spec`` breaks, in :data:`RULES` order (empty when valid)."""
+    found = [error for rule in RULES if (error := rule(spec)) is not None]
+    error = ambiguous_events(spec, on_transition_overridden=on_transition_overridden)
+    if error is not None:
+        found.append(error)
+    return found
 
 
 def validate(spec: Spec, *, on_transition_overridden: bool = True) -> Spec:
