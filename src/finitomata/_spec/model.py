@@ -17,6 +17,7 @@ from types import MappingProxyType
 __all__ = [
     "END_EVENT",
     "EventKind",
+    "KindConflict",
     "RESERVED_EVENTS",
     "STAR",
     "START_EVENT",
@@ -66,6 +67,18 @@ class Transition:
             raise ValueError("a transition needs an event name")
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class KindConflict:
+    """One event name declared with two kinds: as ``first`` on line ``first_line`` and as
+    ``second`` on line ``second_line`` (lines are 0 when unknown)."""
+
+    event: str
+    first: EventKind
+    first_line: int
+    second: EventKind
+    second_line: int
+
+
 def _freeze_targets(
     transitions: Iterable[Transition],
 ) -> Mapping[str, Mapping[str, frozenset[str]]]:
@@ -93,16 +106,22 @@ class Spec:
         finals: states with a transition to ``[*]``.
         hard_events / soft_events: event names declared with ``!`` / ``?``.
         determined: states with exactly one outgoing ``(event, target)`` pair.
+        conflicts: event names the text declared with two kinds (``end`` and ``end!``);
+            ``kinds`` keeps the first. Validation rejects a spec with conflicts (rule
+            ``event_kind_conflict``); parsing alone does not.
+        syntax: the syntax the spec was parsed from (not part of equality).
     """
 
     transitions: tuple[Transition, ...]
     kinds: Mapping[str, EventKind]
     syntax: str = dataclasses.field(default="plantuml", compare=False)
+    conflicts: tuple[KindConflict, ...] = dataclasses.field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         unique = tuple(sorted(set(self.transitions)))
         object.__setattr__(self, "transitions", unique)
         object.__setattr__(self, "kinds", MappingProxyType(dict(self.kinds)))
+        object.__setattr__(self, "conflicts", tuple(self.conflicts))
         object.__setattr__(self, "_targets", _freeze_targets(unique))
 
     # -- equality ignores syntax and lines

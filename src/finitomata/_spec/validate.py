@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from ..errors import ValidationError
 from .graph import adjacency, reachable, reverse_adjacency
-from .model import RESERVED_EVENTS, STAR, EventKind, Spec
+from .model import END_EVENT, RESERVED_EVENTS, STAR, START_EVENT, EventKind, Spec
 
 __all__ = [
     "RULES",
@@ -32,13 +32,32 @@ def _lines(spec: Spec, *, states: set[str] | None = None, event: str | None = No
     return sorted(out)
 
 
+def event_kind_conflict(spec: Spec) -> ValidationError | None:
+    """One event name declared with two kinds (``end`` and ``end!``), naming both lines."""
+    if not spec.conflicts:
+        return None
+    c = spec.conflicts[0]
+    first, second = f"{c.event}{c.first.suffix}", f"{c.event}{c.second.suffix}"
+    others = "".join(f"; also {o.event!r}" for o in spec.conflicts[1:])
+    return ValidationError(
+        "event_kind_conflict",
+        f"event {c.event!r} is declared as `{first}` (line {c.first_line}) and as "
+        f"`{second}` (line {c.second_line}); one name has one kind{others}",
+        states=sorted({t.source for t in spec.transitions if t.event == c.event} - {STAR}),
+        lines=sorted({line for o in spec.conflicts for line in (o.first_line, o.second_line)}),
+    )
+
+
 def single_start(spec: Spec) -> ValidationError | None:
+    """Exactly one transition from ``[*]``."""
     starts = spec.starts
     if len(starts) == 1:
         return None
     if not starts:
         return ValidationError(
-            "single_start", "no start: declare exactly one `[*] --> state : event`"
+            "single_start",
+            "no start: declare exactly one `[*] --> state : event` "
+            "(in a Mermaid flowchart: exactly one state that no arrow leads to)",
         )
     targets = sorted({t.target for t in starts})
     return ValidationError(
@@ -50,6 +69,7 @@ def single_start(spec: Spec) -> ValidationError | None:
 
 
 def has_final(spec: Spec) -> ValidationError | None:
+    """At least one transition to ``[*]``."""
     if spec.finals:
         return None
     return ValidationError(
@@ -58,6 +78,7 @@ def has_final(spec: Spec) -> ValidationError | None:
 
 
 def all_reachable(spec: Spec) -> ValidationError | None:
+    """Every state reachable from ``[*]`` (graph search: a disconnected cycle fails)."""
     seen = reachable(adjacency(spec), [STAR])
     lost = sorted(set(spec.states) - seen)
     if not lost:
@@ -71,6 +92,7 @@ def all_reachable(spec: Spec) -> ValidationError | None:
 
 
 def all_can_finish(spec: Spec) -> ValidationError | None:
+    """``[*]`` reachable from every state (search over reversed edges)."""
     seen = reachable(reverse_adjacency(spec), [STAR]) if spec.finals else set()
     stuck = sorted(set(spec.states) - seen)
     if not stuck:
@@ -84,6 +106,7 @@ def all_can_finish(spec: Spec) -> ValidationError | None:
 
 
 def hard_events_determined(spec: Spec) -> ValidationError | None:
+    """A hard event (``event!``) only leaves states it determines (their only way out)."""
     determined = spec.determined
     bad: list[str] = []
     for t in spec.transitions:
@@ -106,21 +129,35 @@ def hard_events_determined(spec: Spec) -> ValidationError | None:
 
 
 def no_reserved_events(spec: Spec) -> ValidationError | None:
-    # Parsers synthesise reserved events with line 0; a written one has a line number.
-    written = sorted({t.event for t in spec.transitions if t.event in RESERVED_EVENTS and t.line})
-    if not written:
+    """``__start__`` only from ``[*]`` and ``__end__`` only to ``[*]``, both without suffix.
+
+    Those are exactly the transitions a Mermaid flowchart infers; writing them out in
+    PlantUML means the same, anything else is a misuse of a reserved name.
+    """
+    bad = [
+        t
+        for t in spec.transitions
+        if (t.event == START_EVENT and t.source != STAR)
+        or (t.event == END_EVENT and t.target != STAR)
+    ]
+    suffixed = sorted(e for e in RESERVED_EVENTS if spec.kind(e) is not EventKind.NORMAL)
+    if not bad and not suffixed:
         return None
+    names = sorted({t.event for t in bad} | set(suffixed))
     return ValidationError(
         "reserved_event",
-        f"event name(s) {', '.join(written)} are reserved",
-        lines=_lines(spec, event=written[0]),
+        f"event name(s) {', '.join(names)} are reserved: `__start__` only as the entry event "
+        "from [*], `__end__` only on a transition to [*], neither with ! or ?",
+        states=sorted({t.source for t in bad} - {STAR}),
+        lines=sorted({t.line for t in bad if t.line} | set(_lines(spec, event=names[0]))),
     )
 
 
 RULES: tuple[Rule, ...] = (
+    event_kind_conflict,
+    no_reserved_events,
     single_start,
     has_final,
-    no_reserved_events,
     all_reachable,
     all_can_finish,
     hard_events_determined,
@@ -134,13 +171,14 @@ def ambiguous_events(spec: Spec, *, on_transition_overridden: bool) -> Validatio
     pairs = spec.ambiguous()
     if not pairs:
         return None
+    pair_set = set(pairs)
     desc = ", ".join(f"{s} --{e}--> {{{', '.join(sorted(spec.targets(s, e)))}}}" for s, e in pairs)
     return ValidationError(
         "ambiguous_event",
         f"event(s) with several targets need `on_transition` to be overridden: {desc}",
         states=sorted({s for s, _ in pairs}),
         lines=sorted(
-            t.line for t in spec.transitions if t.line and (t.source, t.event) in set(pairs)
+            {t.line for t in spec.transitions if t.line and (t.source, t.event) in pair_set}
         ),
     )
 
@@ -155,7 +193,18 @@ def problems(spec: Spec, *, on_transition_overridden: bool = True) -> list[Valid
 
 
 def validate(spec: Spec, *, on_transition_overridden: bool = True) -> Spec:
-    """Check every rule; return ``spec`` unchanged or raise the first ValidationError."""
+    """Check every rule; return ``spec`` unchanged or raise the first broken one.
+
+    Runs in time linear in states plus transitions (after the sort done by :class:`Spec`).
+
+    Args:
+        spec: the parsed definition.
+        on_transition_overridden: whether the FSM class overrides ``on_transition``; when
+            False, an event with several targets from one state is an error.
+
+    Raises:
+        ValidationError: ``rule`` names the rule, ``states`` and ``lines`` what breaks it.
+    """
     for rule in RULES:
         error = rule(spec)
         if error is not None:

@@ -1,11 +1,10 @@
-"""Turn parsed edges into a :class:`Spec`, checking one event kind per event name."""
+"""Turn parsed edges into a :class:`Spec`, recording event names declared with two kinds."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .._spec.model import EventKind, Spec, Transition
-from ..errors import ValidationError
+from .._spec.model import EventKind, KindConflict, Spec, Transition
 
 __all__ = [
     "build_spec",
@@ -23,26 +22,24 @@ def split_event(token: str) -> tuple[str, EventKind]:
 
 
 def build_spec(transitions: Iterable[Transition], syntax: str) -> Spec:
-    """Collect kinds (one per event name) and freeze the spec.
+    """Collect one kind per event name (the first declared) and freeze the spec.
 
-    Raises:
-        ValidationError: rule ``event_kind_conflict`` when one name is declared with two
-            kinds (``end`` and ``end!``), naming both lines.
+    A name declared with a second kind (``end`` and ``end!``) is recorded once in
+    :attr:`Spec.conflicts` with both lines; validation turns it into a ``ValidationError``
+    (rule ``event_kind_conflict``), so parsing alone raises only ``ParseError``.
     """
     kinds: dict[str, tuple[EventKind, int]] = {}
+    conflicts: dict[str, KindConflict] = {}
     edges = list(transitions)
     for t in edges:
         seen = kinds.get(t.event)
         if seen is None:
             kinds[t.event] = (t.kind, t.line)
-        elif seen[0] is not t.kind:
-            first = f"{t.event}{seen[0].suffix}"
-            second = f"{t.event}{t.kind.suffix}"
-            raise ValidationError(
-                "event_kind_conflict",
-                f"event {t.event!r} is declared as `{first}` (line {seen[1]}) and as "
-                f"`{second}` (line {t.line}); one name has one kind",
-                states=sorted({t.source, t.target}),
-                lines=sorted({seen[1], t.line}),
-            )
-    return Spec(tuple(edges), {e: k for e, (k, _) in kinds.items()}, syntax=syntax)
+        elif seen[0] is not t.kind and t.event not in conflicts:
+            conflicts[t.event] = KindConflict(t.event, seen[0], seen[1], t.kind, t.line)
+    return Spec(
+        tuple(edges),
+        {e: k for e, (k, _) in kinds.items()},
+        syntax=syntax,
+        conflicts=tuple(conflicts.values()),
+    )

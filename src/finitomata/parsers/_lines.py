@@ -1,4 +1,9 @@
-"""Line handling shared by the parsers: numbering, comments, headers, a tiny scanner."""
+"""Line handling shared by the parsers: numbering, comments, a tiny scanner with columns.
+
+Lines are split on LF, CRLF and CR only (never on the other characters
+:meth:`str.splitlines` treats as breaks), so line numbers match what editors show. Columns
+are 1-based character offsets (a tab counts as one column).
+"""
 
 from __future__ import annotations
 
@@ -9,33 +14,61 @@ from collections.abc import Iterator
 from ..errors import ParseProblem
 
 __all__ = [
+    "IDENT",
     "Cursor",
     "SourceLine",
     "source_lines",
+    "split_lines",
 ]
 
-IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+IDENT = re.compile(r"[^\W\d]\w*")
+"""A state or event name: a letter or ``_``, then letters, digits or ``_`` (Unicode)."""
+
+_BREAK = re.compile(r"\r\n|\r|\n")
+BLOCK_OPEN = "/'"
+BLOCK_CLOSE = "'/"
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` split on LF, CRLF and CR, terminators dropped."""
+    return _BREAK.split(text)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SourceLine:
-    number: int  # 1-based
-    raw: str  # without the line terminator, tabs kept
-    indent: int  # index of the first non-blank character
+    """One meaningful line: its 1-based ``number``, ``raw`` text and first non-blank index."""
+
+    number: int
+    raw: str
+    indent: int
 
     @property
     def body(self) -> str:
+        """The line without leading and trailing blanks."""
         return self.raw[self.indent :].rstrip()
 
 
-def source_lines(text: str, comment_prefixes: tuple[str, ...]) -> Iterator[SourceLine]:
-    """Yield the meaningful lines of ``text`` (blank and comment lines dropped).
+def source_lines(
+    text: str, comment_prefixes: tuple[str, ...], *, block_comments: bool = False
+) -> Iterator[SourceLine]:
+    """Yield the meaningful lines of ``text``: blank and comment lines are dropped.
 
-    Handles LF, CRLF and CR; a last line without a newline is yielded like any other.
+    A comment line starts (after blanks) with one of ``comment_prefixes``. With
+    ``block_comments``, PlantUML block comments ``/' ... '/`` spanning whole lines are
+    dropped too. A last line without a newline is yielded like any other.
     """
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.lstrip()
-        if not stripped or stripped.startswith(comment_prefixes):
+    in_block = False
+    for number, raw in enumerate(split_lines(text), start=1):
+        stripped = raw.lstrip(" \t\f\v\ufeff")
+        if in_block:
+            if stripped.rstrip().endswith(BLOCK_CLOSE):
+                in_block = False
+            continue
+        if block_comments and stripped.startswith(BLOCK_OPEN):
+            body = stripped.rstrip()
+            in_block = not (len(body) >= 4 and body.endswith(BLOCK_CLOSE))
+            continue
+        if not stripped.strip() or stripped.startswith(comment_prefixes):
             continue
         yield SourceLine(number, raw, len(raw) - len(stripped))
 
@@ -49,14 +82,17 @@ class Cursor:
         self.pos = line.indent
 
     def skip_ws(self) -> None:
+        """Skip spaces and tabs."""
         while self.pos < len(self.text) and self.text[self.pos] in " \t":
             self.pos += 1
 
     def at_end(self) -> bool:
+        """True when only blanks remain."""
         self.skip_ws()
         return self.pos >= len(self.text)
 
     def literal(self, *options: str) -> str | None:
+        """Consume the first of ``options`` found here, or return ``None``."""
         self.skip_ws()
         for opt in options:
             if self.text.startswith(opt, self.pos):
@@ -64,19 +100,32 @@ class Cursor:
                 return opt
         return None
 
-    def ident(self) -> str | None:
+    def pattern(self, regex: re.Pattern[str]) -> str | None:
+        """Consume a match of ``regex`` here, or return ``None``."""
         self.skip_ws()
-        m = IDENT.match(self.text, self.pos)
+        m = regex.match(self.text, self.pos)
         if m is None:
             return None
         self.pos = m.end()
         return m.group(0)
 
-    def peek(self) -> str:
-        self.skip_ws()
-        return self.text[self.pos : self.pos + 1]
+    def ident(self) -> str | None:
+        """Consume an identifier, or return ``None``."""
+        return self.pattern(IDENT)
+
+    def event(self) -> str | None:
+        """Consume an event token: an identifier optionally followed by ``!`` or ``?``."""
+        name = self.ident()
+        if name is None:
+            return None
+        suffix = self.text[self.pos : self.pos + 1]
+        if suffix in ("!", "?"):
+            self.pos += 1
+            return name + suffix
+        return name
 
     def problem(self, expected: str) -> ParseProblem:
+        """A problem at the current position (blanks skipped) expecting ``expected``."""
         self.skip_ws()
         rest = self.text[self.pos :] or "end of line"
         return ParseProblem(self.line.number, self.pos + 1, rest, expected)

@@ -1,9 +1,15 @@
-"""PlantUML state-diagram syntax (also Mermaid ``stateDiagram-v2`` bodies).
+"""PlantUML state-diagram syntax (also the body of a Mermaid ``stateDiagram-v2``).
 
-Lines: ``from --> to : event``, ``[*] --> first : entry``, ``last --> [*] : event``, several
-targets ``a --> b, c : ev``. Accepted around them: ``@startuml``/``@enduml``,
-``stateDiagram``/``stateDiagram-v2`` headers, ``hide empty description``, comments starting
-with ``'`` or ``%%``, blank lines, CRLF, tabs, spaces anywhere between tokens.
+Transition lines: ``from --> to : event``, ``[*] --> first : entry``, ``last --> [*] : event``
+and several targets ``a --> b, c : ev`` (one transition per target). Arrows: ``-->``,
+``->`` and PlantUML's directed forms (``-down->``, ``-l->``, ...). Events may end in ``!``
+(hard) or ``?`` (soft).
+
+Accepted around them: ``@startuml``/``@enduml``, ``stateDiagram``/``stateDiagram-v2``,
+``hide ...``, ``skinparam ...``, ``title ...`` and ``direction ...`` lines, comment lines
+starting with ``'`` or ``%%``, block comments ``/' ... '/`` on their own lines, blank lines,
+CRLF or CR line ends, tabs and spaces anywhere between tokens (also around ``:``).
+Everything else is a malformed line; every one of them is reported.
 """
 
 from __future__ import annotations
@@ -16,15 +22,21 @@ from ._build import build_spec, split_event
 from ._lines import Cursor, SourceLine, source_lines
 
 __all__ = [
+    "HEADERS",
+    "parse_line",
     "parse_plantuml",
     "parse_state_lines",
 ]
 
 COMMENTS = ("'", "%%")
 HEADERS = re.compile(
-    r"^(@startuml\b.*|@enduml|stateDiagram(-v2)?|hide\s+empty\s+description|skinparam\b.*)$"
+    r"^(?:@startuml(?:\s.*)?|@enduml|stateDiagram(?:-v2)?|hide\s.*|skinparam\s.*"
+    r"|title\s.*|direction\s+(?:TB|BT|LR|RL|top\s+to\s+bottom|left\s+to\s+right))$"
 )
-ARROWS = ("-->", "->")
+"""Whole lines that carry no transition and are skipped."""
+
+ARROW = re.compile(r"-+(?:(?:up|down|left|right|u|d|l|r)-+)?>")
+"""``-->``, ``->``, ``-down->``, ``--l-->`` ..."""
 
 
 def _state(cur: Cursor) -> str | None:
@@ -33,24 +45,13 @@ def _state(cur: Cursor) -> str | None:
     return cur.ident()
 
 
-def _event(cur: Cursor) -> str | None:
-    name = cur.ident()
-    if name is None:
-        return None
-    suffix = cur.text[cur.pos : cur.pos + 1]
-    if suffix in ("!", "?"):
-        cur.pos += 1
-        return name + suffix
-    return name
-
-
 def parse_line(line: SourceLine) -> list[Transition] | ParseProblem:
-    """Parse one state line into its transitions, or describe what is wrong with it."""
+    """Parse one transition line into its transitions, or describe what is wrong with it."""
     cur = Cursor(line)
     source = _state(cur)
     if source is None:
         return cur.problem("a state name or [*]")
-    if cur.literal(*ARROWS) is None:
+    if cur.pattern(ARROW) is None:
         return cur.problem("an arrow `-->`")
     targets: list[str] = []
     while True:
@@ -62,7 +63,7 @@ def parse_line(line: SourceLine) -> list[Transition] | ParseProblem:
             break
     if cur.literal(":") is None:
         return cur.problem("`:` followed by an event name")
-    token = _event(cur)
+    token = cur.event()
     if token is None:
         return cur.problem("an event name (optionally ending in ! or ?)")
     if not cur.at_end():
@@ -75,10 +76,16 @@ def parse_line(line: SourceLine) -> list[Transition] | ParseProblem:
 
 
 def parse_state_lines(text: str, syntax: str) -> Spec:
-    """Parse PlantUML-style state lines, collecting every problem before raising."""
+    """Parse PlantUML-style transition lines, collecting every problem before raising.
+
+    Raises:
+        ParseError: every malformed line; or no transition line at all.
+    """
     edges: list[Transition] = []
     problems: list[ParseProblem] = []
-    for line in source_lines(text, COMMENTS):
+    last = 0
+    for line in source_lines(text, COMMENTS, block_comments=True):
+        last = line.number
         if HEADERS.match(line.body):
             continue
         parsed = parse_line(line)
@@ -89,15 +96,16 @@ def parse_state_lines(text: str, syntax: str) -> Spec:
     if problems:
         raise ParseError(problems)
     if not edges:
-        raise ParseError([ParseProblem(1, 1, text[:40], "at least one transition line")])
+        raise ParseError(
+            [ParseProblem(max(last, 1), 1, text.strip()[:60], "at least one transition line")]
+        )
     return build_spec(edges, syntax)
 
 
 def parse_plantuml(text: str) -> Spec:
-    """Parse PlantUML state-diagram text into a :class:`Spec` (not validated).
+    """Parse PlantUML state-diagram text into a :class:`~finitomata.Spec` (not validated).
 
     Raises:
         ParseError: every malformed line, with line, column, text and what was expected.
-        ValidationError: one event name declared with two kinds.
     """
     return parse_state_lines(text, "plantuml")
