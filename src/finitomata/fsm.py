@@ -11,9 +11,11 @@ FSM of that class in a supervisor, as one Elixir module serves every Finitomata 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import inspect
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from ._snapshot import Snapshot
@@ -119,20 +121,31 @@ class FSMOptions:
     mailbox_size: int = 1000
 
 
+_UNSET: Any = object()
+"""Default of the class-statement options: tells "not given" from an explicit value."""
+
+OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(FSMOptions))
+
+
+def _bad(message: str, *, states: Iterable[str] = ()) -> ValidationError:
+    return ValidationError("bad_option", message, states=tuple(states))
+
+
 def _states_option(name: str, value: object, spec: Spec) -> frozenset[str]:
     if value is True:
         return frozenset(spec.states)
     if value is False or value is None:
         return frozenset()
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        raise ValidationError(
-            "bad_option", f"{name}= takes True or a collection of state names, not {value!r}"
-        )
-    states = frozenset(value)
-    unknown = sorted(str(s) for s in states - set(spec.states))
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise _bad(f"{name}= takes True, False or a collection of state names, not {value!r}")
+    items = list(value)
+    wrong = [v for v in items if not isinstance(v, str)]
+    if wrong:
+        raise _bad(f"{name}= takes state names (str), not {wrong[0]!r}")
+    states = frozenset(items)
+    unknown = sorted(states - set(spec.states))
     if unknown:
-        raise ValidationError(
-            "bad_option",
+        raise _bad(
             f"{name}= names unknown state(s): {', '.join(unknown)}; "
             f"declared: {', '.join(spec.states)}",
             states=unknown,
@@ -140,24 +153,85 @@ def _states_option(name: str, value: object, spec: Spec) -> frozenset[str]:
     return states
 
 
-def _positive(name: str, value: object, *, allow_none: bool = True) -> float | None:
-    if value is None and allow_none:
+def _positive(name: str, value: object) -> float | None:
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValidationError(
-            "bad_option", f"{name}= must be a positive number of seconds, not {value!r}"
-        )
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise _bad(f"{name}= must be a positive number of seconds (or None), not {value!r}")
     return float(value)
 
 
 def _count(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValidationError("bad_option", f"{name}= must be an int >= {minimum}, not {value!r}")
+        raise _bad(f"{name}= must be an int >= {minimum}, not {value!r}")
+    return value
+
+
+def _persistency(value: object) -> object:
+    if value is None or (hasattr(value, "load") and hasattr(value, "store")):
+        return value
+    raise _bad(f"persistency= takes a store (instance or class with load/store), not {value!r}")
+
+
+def _listener(value: object) -> object:
+    if value is None:
+        return None
+    hooks = [getattr(value, h, None) for h in ("after_transition", "after_failure")]
+    if not any(hooks) or not all(h is None or callable(h) for h in hooks):
+        raise _bad(
+            f"listener= needs a callable after_transition and/or after_failure, not {value!r}"
+        )
+    return value
+
+
+def _retry(value: object) -> Retry:
+    if not isinstance(value, Retry):
+        raise _bad(f"ensure_entry_retry= takes a finitomata.Retry, not {value!r}")
     return value
 
 
 def _overrides(cls: type, name: str) -> bool:
     return getattr(cls, name) is not getattr(FSM, name)
+
+
+def build_options(
+    cls: type, spec: Spec, given: Mapping[str, object], base: FSMOptions | None = None
+) -> FSMOptions:
+    """Validate the ``given`` class-statement options of ``cls`` over ``base`` (the parent's
+    options, or the defaults) and freeze them.
+
+    Raises:
+        ValidationError: rule ``bad_option``, naming the option (and the unknown states).
+    """
+    opts = base if base is not None else FSMOptions()
+    converters: dict[str, Callable[[object], object]] = {
+        "persistency": _persistency,
+        "timer": lambda v: _positive("timer", v),
+        "auto_terminate": lambda v: _states_option("auto_terminate", v, spec),
+        "ensure_entry": lambda v: _states_option("ensure_entry", v, spec),
+        "ensure_entry_retry": _retry,
+        "passivate_after": lambda v: _positive("passivate_after", v),
+        "hibernate": lambda v: _states_option("hibernate", v, spec),
+        "history_size": lambda v: _count("history_size", v, 0),
+        "listener": _listener,
+        "mailbox_size": lambda v: _count("mailbox_size", v, 1),
+    }
+    changes = {name: converters[name](value) for name, value in given.items()}
+    opts = dataclasses.replace(opts, **changes) if changes else opts  # type: ignore[arg-type]
+    if opts.timer is not None and not _overrides(cls, "on_timer"):
+        raise _bad(f"timer= is set but {cls.__qualname__} does not define on_timer")
+    return opts
+
+
+def _unknown_options(cls: type, kwargs: Mapping[str, object]) -> ValidationError:
+    known = ("definition", "syntax", *OPTION_NAMES)
+    hints = []
+    for name in kwargs:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+    return _bad(
+        f"class {cls.__qualname__}: unknown option(s) {', '.join(hints)}; known: {', '.join(known)}"
+    )
 
 
 def definition_hash(spec: Spec) -> str:
@@ -174,9 +248,16 @@ class FSM:
         class OrderFSM(fm.FSM, definition=ORDER, persistency=MemoryStore):
             async def on_transition(self, state, event, event_payload, payload): ...
 
-    Class keywords: ``definition`` (required), ``syntax`` (``"plantuml"``/``"mermaid"``,
-    auto-detected) and the options of :class:`FSMOptions`. The class statement raises
-    :class:`~finitomata.DefinitionError` when the text or the options are wrong.
+    Class keywords: ``definition`` (required, unless a parent FSM class has one),
+    ``syntax`` (``"plantuml"``/``"mermaid"``, auto-detected) and the options of
+    :class:`FSMOptions`. The class statement parses, validates and freezes the spec and the
+    options, and does nothing else; it raises :class:`~finitomata.ParseError` for malformed
+    text and :class:`~finitomata.ValidationError` for a broken rule or a bad option
+    (rule ``bad_option``: unknown option, wrong type, unknown state names, ``timer=``
+    without ``on_timer``).
+
+    A subclass of a concrete FSM class inherits its definition and options; options given
+    on the subclass statement override the inherited ones and are validated again.
 
     Class attributes set by the class statement: ``spec`` (the frozen :class:`Spec`),
     ``options`` (:class:`FSMOptions`), ``definition`` (the text) and ``definition_hash``.
@@ -192,53 +273,60 @@ class FSM:
         *,
         definition: str | None = None,
         syntax: Literal["plantuml", "mermaid"] | None = None,
-        persistency: Any = None,
-        timer: float | None = None,
-        auto_terminate: bool | Iterable[str] = False,
-        ensure_entry: bool | Iterable[str] = False,
-        ensure_entry_retry: Retry | None = None,
-        passivate_after: float | None = None,
-        hibernate: bool | Iterable[str] = False,
-        history_size: int = 10,
-        listener: Any = None,
-        mailbox_size: int = 1000,
+        persistency: Any = _UNSET,
+        timer: float | None = _UNSET,
+        auto_terminate: bool | Iterable[str] = _UNSET,
+        ensure_entry: bool | Iterable[str] = _UNSET,
+        ensure_entry_retry: Retry = _UNSET,
+        passivate_after: float | None = _UNSET,
+        hibernate: bool | Iterable[str] = _UNSET,
+        history_size: int = _UNSET,
+        listener: Any = _UNSET,
+        mailbox_size: int = _UNSET,
         **kwargs: Any,
     ) -> None:
-        super().__init_subclass__(**kwargs)
+        try:
+            super().__init_subclass__(**kwargs)
+        except TypeError as exc:
+            if not kwargs:
+                raise
+            raise _unknown_options(cls, kwargs) from exc
+        given = {
+            name: value
+            for name, value in (
+                ("persistency", persistency),
+                ("timer", timer),
+                ("auto_terminate", auto_terminate),
+                ("ensure_entry", ensure_entry),
+                ("ensure_entry_retry", ensure_entry_retry),
+                ("passivate_after", passivate_after),
+                ("hibernate", hibernate),
+                ("history_size", history_size),
+                ("listener", listener),
+                ("mailbox_size", mailbox_size),
+            )
+            if value is not _UNSET
+        }
+        base: FSMOptions | None = None
         if definition is None:
-            if not hasattr(cls, "spec"):
-                raise ValidationError(
-                    "bad_option", f"class {cls.__qualname__} needs definition=... (FSM text)"
+            if not hasattr(cls, "spec") or syntax is not None:
+                raise _bad(
+                    f"class {cls.__qualname__} needs definition=... (the FSM text)"
+                    + (" to go with syntax=" if syntax is not None else "")
                 )
-            return  # a subclass of a concrete FSM inherits its spec and options
-        spec = parse(definition, syntax)
+            spec, text, base = cls.spec, cls.definition, cls.options
+        else:
+            if not isinstance(definition, str):
+                raise _bad(f"definition= takes the FSM text (str), not {definition!r}")
+            if syntax not in (None, "plantuml", "mermaid"):
+                raise _bad(f"syntax= must be 'plantuml' or 'mermaid', not {syntax!r}")
+            spec, text = parse(definition, syntax), definition
         error = ambiguous_events(spec, on_transition_overridden=_overrides(cls, "on_transition"))
         if error is not None:
             raise error
-        if timer is not None and not _overrides(cls, "on_timer"):
-            raise ValidationError("bad_option", "timer= is set but on_timer is not defined")
-        if ensure_entry_retry is not None and not isinstance(ensure_entry_retry, Retry):
-            raise ValidationError("bad_option", "ensure_entry_retry= takes a finitomata.Retry")
-        if listener is not None and not (
-            hasattr(listener, "after_transition") or hasattr(listener, "after_failure")
-        ):
-            raise ValidationError(
-                "bad_option", "listener= needs after_transition and/or after_failure"
-            )
-        cls.options = FSMOptions(
-            persistency=persistency,
-            timer=_positive("timer", timer),
-            auto_terminate=_states_option("auto_terminate", auto_terminate, spec),
-            ensure_entry=_states_option("ensure_entry", ensure_entry, spec),
-            ensure_entry_retry=ensure_entry_retry or Retry(),
-            passivate_after=_positive("passivate_after", passivate_after),
-            hibernate=_states_option("hibernate", hibernate, spec),
-            history_size=_count("history_size", history_size, 0),
-            listener=listener,
-            mailbox_size=_count("mailbox_size", mailbox_size, 1),
-        )
+        cls.options = build_options(cls, spec, given, base)
         cls.spec = spec
-        cls.definition = definition
+        cls.definition = text
         cls.definition_hash = definition_hash(spec)
 
     # ------------------------------------------------------------------ helpers
