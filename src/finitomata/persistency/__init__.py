@@ -1,16 +1,22 @@
 """Persistency: the adapter protocol and the built-in stores.
 
 Optional-driver stores are imported by explicit path (``finitomata.persistency.postgres``).
+Codecs used by durable stores live in :mod:`finitomata.persistency.codecs`.
 """
 
 from .._snapshot import FSMKey, TransitionInfo
 from ._protocol import Created, Loaded, LoadResult, Persistency
+from .memory import MemoryStore
+from .protocol_store import Persistable, ProtocolStore
 
 __all__ = [
     "Created",
     "FSMKey",
     "LoadResult",
     "Loaded",
+    "MemoryStore",
+    "Persistable",
     "Persistency",
+    "ProtocolStore",
     "TransitionInfo",
 ]

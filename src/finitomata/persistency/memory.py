@@ -1,0 +1,284 @@
+"""``MemoryStore``: the in-process store, Python's counterpart of ``Finitomata.Persistency.ETS``.
+
+One snapshot and one last error per FSM key live in a named table. The table is owned by a
+long-lived owner (a :class:`MemoryStore` object that started it), not by any FSM, so
+snapshots survive the crash and restart of an FSM, and of a supervisor when the owner was
+started outside it. They are lost when the owner is closed or the process ends.
+
+Decisions (documented contract):
+
+* Tables are process-wide, keyed by table name, and not tied to an event loop: stores on
+  several loops or threads may share a table. Writes are serialised by a per-table
+  :class:`threading.Lock`; every method completes without yielding to the event loop.
+* Ownership: :meth:`MemoryStore.start_link` returns the table's owner, creating one only if
+  there is none; :meth:`MemoryStore.start` (and ``async with``) makes the object the owner
+  only if the table has none; :meth:`MemoryStore.aclose` drops the table only when called
+  by its owner and does nothing otherwise. ``started`` is True while the table has an
+  owner, whichever object it is.
+* Copies: a snapshot is copied at commit and on every read, like ETS copies terms, so
+  mutating a payload after a transition (or a loaded payload) never changes what is stored.
+  Immutable payloads (numbers, strings, tuples and frozen dataclasses of those, ...) are
+  shared rather than copied; see :func:`~finitomata.persistency._memory_copy.copy_value`.
+* No write is ever skipped: every method raises :class:`~finitomata.StoreNotStarted` on a
+  table with no owner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from .._config import memory_table
+from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
+from ..errors import DefinitionMismatch, StaleSnapshot, StoreNotStarted
+from ._memory_copy import copy_failure, copy_snapshot
+from ._protocol import Created, Loaded
+
+if TYPE_CHECKING:
+    from ..fsm import FSM
+
+__all__ = ["MemoryStore"]
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class _Table:
+    owner: MemoryStore
+    snapshots: dict[FSMKey, Snapshot] = dataclasses.field(default_factory=dict)
+    errors: dict[FSMKey, FailureInfo] = dataclasses.field(default_factory=dict)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    alive: bool = True
+
+
+_tables: dict[str, _Table] = {}
+_tables_lock = threading.Lock()
+
+
+class MemoryStore:
+    """Snapshots in a named in-process table owned by a long-lived owner.
+
+    Args:
+        table: the table name; ``None`` takes the configured default, read now:
+            ``finitomata.configure(memory_table=...)``, else the environment variable
+            ``FINITOMATA_MEMORY_TABLE``, else ``"finitomata.persistency.MemoryStore"``.
+
+    Several ``MemoryStore`` objects with the same table name share the table. Use it as the
+    ``persistency=`` of a supervisor (which starts it if no one did and closes it only if it
+    started it), or of an FSM class (``persistency=MemoryStore`` means ``MemoryStore()`` on
+    the default table; the runtime never starts a class-level store, so start its owner
+    first with :meth:`start_link`).
+
+    Raises:
+        ValueError: when ``table`` is given and is not a non-empty ``str``.
+    """
+
+    __slots__ = ("__weakref__", "_entered", "_table")
+
+    def __init__(self, table: str | None = None) -> None:
+        if table is None:
+            table = memory_table()
+        elif not isinstance(table, str) or not table:
+            raise ValueError(f"MemoryStore table must be a non-empty str, not {table!r}")
+        self._table = table
+        self._entered: list[bool] = []
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(table={self._table!r})"
+
+    # ------------------------------------------------------------------ ownership
+    @property
+    def table(self) -> str:
+        """The table name in use."""
+        return self._table
+
+    @property
+    def started(self) -> bool:
+        """True while the table has an owner (this object or another one)."""
+        return self._table in _tables
+
+    @property
+    def owner(self) -> bool:
+        """True when this object owns its table (its ``aclose()`` drops the table)."""
+        entry = _tables.get(self._table)
+        return entry is not None and entry.owner is self
+
+    @classmethod
+    async def start_link(cls, table: str | None = None) -> MemoryStore:
+        """Return the owner of ``table``, making a new started owner only if there is none.
+
+        Idempotent: every call for one table returns the same object until that owner is
+        closed. Mirrors the seed's ``start_link``: call it once at application start, outside
+        any supervisor, so snapshots outlive supervisors.
+        """
+        store = cls(table)
+        with _tables_lock:
+            entry = _tables.get(store._table)
+            if entry is not None:
+                return entry.owner
+            _tables[store._table] = _Table(owner=store)
+        return store
+
+    def _claim(self) -> bool:
+        with _tables_lock:
+            if self._table in _tables:
+                return False
+            _tables[self._table] = _Table(owner=self)
+            return True
+
+    async def start(self) -> None:
+        """Become the table's owner if it has none; otherwise do nothing. Idempotent."""
+        self._claim()
+
+    async def aclose(self) -> None:
+        """Drop the table (every snapshot and error in it) if this object is its owner;
+        do nothing otherwise. Idempotent."""
+        with _tables_lock:
+            entry = _tables.get(self._table)
+            if entry is None or entry.owner is not self:
+                return
+            del _tables[self._table]
+        with entry.lock:
+            entry.alive = False
+
+    async def __aenter__(self) -> MemoryStore:
+        """Become the owner if the table has none; the matching exit drops the table only
+        if this ``async with`` made this object the owner."""
+        self._entered.append(self._claim())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._entered.pop():
+            await self.aclose()
+
+    def _live(self, name: str | None) -> _Table:
+        entry = _tables.get(self._table)
+        if entry is None:
+            raise StoreNotStarted(
+                f"MemoryStore table {self._table!r} has no owner: start it with "
+                f"`await MemoryStore.start_link(table={self._table!r})`, `async with "
+                "MemoryStore(...)`, or give the store to a Supervisor",
+                store=repr(self),
+                name=name,
+            )
+        return entry
+
+    # ------------------------------------------------------------------ Persistency
+    async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
+        """``Loaded`` (a copy) for a stored live snapshot; ``Created(payload, version)``
+        when nothing is stored (version 0) or the stored snapshot is terminal (its version).
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+            DefinitionMismatch: the stored state is not a state of ``fsm`` any more.
+        """
+        stored = self._live(key.name).snapshots.get(key)
+        if stored is None:
+            return Created(payload, 0)
+        if stored.state == "*":
+            return Created(payload, stored.version)
+        spec = getattr(fsm, "spec", None)
+        if spec is not None and stored.state not in spec.states:
+            raise DefinitionMismatch(
+                f"stored state {stored.state!r} of FSM {key.name!r} (version "
+                f"{stored.version}) is not a state of {fsm.__qualname__}",
+                store=repr(self),
+                name=key.name,
+            )
+        return Loaded(copy_snapshot(stored))
+
+    async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:
+        """Store a copy of ``snapshot`` if the stored version is ``info.expected_version``
+        (0 when nothing is stored). Atomic across threads.
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+            StaleSnapshot: the stored version differs; nothing is changed.
+        """
+        entry = self._live(key.name)
+        frozen = copy_snapshot(snapshot)
+        with entry.lock:
+            current = entry.snapshots.get(key)
+            if current is None:
+                if info.expected_version != 0:
+                    raise StaleSnapshot(
+                        name=key.name,
+                        expected=info.expected_version,
+                        actual=None,
+                        store=repr(self),
+                    )
+            elif current.version != info.expected_version:
+                raise StaleSnapshot(
+                    name=key.name,
+                    expected=info.expected_version,
+                    actual=current.version,
+                    store=repr(self),
+                )
+            if not entry.alive:
+                raise self._dropped(key.name)
+            entry.snapshots[key] = frozen
+
+    def _dropped(self, name: str) -> StoreNotStarted:
+        return StoreNotStarted(
+            f"MemoryStore table {self._table!r} was closed by its owner during the write",
+            store=repr(self),
+            name=name,
+        )
+
+    async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
+        """Record a copy of ``error`` as the last failure of ``key``; the snapshot stays.
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+        """
+        entry = self._live(key.name)
+        frozen = copy_failure(error)
+        with entry.lock:
+            if not entry.alive:
+                raise self._dropped(key.name)
+            entry.errors[key] = frozen
+
+    async def delete(self, key: FSMKey) -> None:
+        """Remove the snapshot and the last error of ``key`` (nothing happens when absent).
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+        """
+        entry = self._live(key.name)
+        with entry.lock:
+            entry.snapshots.pop(key, None)
+            entry.errors.pop(key, None)
+
+    # ------------------------------------------------------------------ the seed's functions
+    async def get(self, name: str, supervisor: str = "default") -> Snapshot | None:
+        """A copy of the snapshot stored for ``name`` in ``supervisor``, or ``None``.
+
+        A terminal snapshot (state ``"*"``) is returned as stored.
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+        """
+        stored = self._live(name).snapshots.get(FSMKey(supervisor, name))
+        return None if stored is None else copy_snapshot(stored)
+
+    async def last_error(self, name: str, supervisor: str = "default") -> FailureInfo | None:
+        """A copy of the last failure persisted for ``name`` in ``supervisor``, or ``None``.
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+        """
+        error = self._live(name).errors.get(FSMKey(supervisor, name))
+        return None if error is None else copy_failure(error)
+
+    async def purge(self, name: str, supervisor: str = "default") -> None:
+        """Remove the snapshot and the last error stored for ``name`` in ``supervisor``.
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+        """
+        await self.delete(FSMKey(supervisor, name))
