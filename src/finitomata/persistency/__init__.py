@@ -8,6 +8,7 @@ from .._snapshot import FSMKey, TransitionInfo
 from ._protocol import Created, Loaded, LoadResult, Persistency
 from .memory import MemoryStore
 from .protocol_store import Persistable, ProtocolStore
+from .sqlite import SQLiteStore
 
 __all__ = [
     "Created",
@@ -18,5 +19,6 @@ __all__ = [
     "Persistable",
     "Persistency",
     "ProtocolStore",
+    "SQLiteStore",
     "TransitionInfo",
 ]
