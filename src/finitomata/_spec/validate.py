@@ -64,7 +64,7 @@ def single_start(spec: Spec) -> ValidationError | None:
         "single_start",
         f"{len(starts)} start transitions (to {', '.join(targets)}); exactly one is allowed",
         states=targets,
-        lines=sorted(t.line for t in starts if t.line),
+        lines=sorted({t.line for t in starts if t.line}),
     )
 
 
@@ -108,22 +108,24 @@ def all_can_finish(spec: Spec) -> ValidationError | None:
 def hard_events_determined(spec: Spec) -> ValidationError | None:
     """A hard event (``event!``) only leaves states it determines (their only way out)."""
     determined = spec.determined
-    bad: list[str] = []
+    bad: set[str] = set()
     for t in spec.transitions:
         if spec.kind(t.event) is EventKind.HARD and t.source != STAR and t.source not in determined:
-            bad.append(t.source)
+            bad.add(t.source)
     if not bad:
         return None
-    states = sorted(set(bad))
+    states = sorted(bad)
     return ValidationError(
         "hard_not_determined",
         "a hard event (`event!`) must be the only way out of its state; not so for: "
         + ", ".join(states),
         states=states,
         lines=sorted(
-            t.line
-            for t in spec.transitions
-            if t.line and t.source in states and spec.kind(t.event) is EventKind.HARD
+            {
+                t.line
+                for t in spec.transitions
+                if t.line and t.source in bad and spec.kind(t.event) is EventKind.HARD
+            }
         ),
     )
 
