@@ -1,0 +1,462 @@
+"""``PostgresStore``: a durable store shared by many processes and machines (extra
+``[postgres]``, asyncpg). Import it by its path: ``from finitomata.persistency.postgres import
+PostgresStore``; ``import finitomata`` never imports asyncpg.
+
+Same tables and semantics as :class:`~finitomata.persistency.SQLiteStore` (see
+``_postgres_sql``), in one PostgreSQL schema.
+
+Speed: writes that arrive while earlier ones are in flight are batched; a batch is ONE
+statement (one round trip, atomic on its own), and up to ``pipeline`` batches are in flight
+at once on different connections of the pool. A single FSM pays one round trip per
+transition.
+
+Failure semantics: a lost connection (server restart, ``pg_terminate_backend``, network)
+fails the writes of the batches in flight with :class:`~finitomata.StoreUnavailable` (the
+runtime reports stage ``persistency``); the pool replaces the dead connection on next use, so
+the store recovers by itself. A write whose connection died while its ``COMMIT`` was under
+way may have committed although it was not acknowledged: the version compare-and-set makes
+the FSM notice (its next write is stale and it reloads), nothing acknowledged is ever lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import asyncpg  # type: ignore[import-untyped]
+
+from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
+from ..errors import SchemaError, StaleSnapshot, StoreError, StoreNotStarted, StoreUnavailable
+from . import _records as rec
+from ._postgres_errors import CONNECTION_ERRORS, describe_server, translate
+from ._postgres_sql import SCHEMA_VERSION, Statements
+from ._protocol import Created, Loaded
+from .codecs import DEFAULT_CODEC, Codec
+
+if TYPE_CHECKING:
+    from ..fsm import FSM
+
+__all__ = ["PostgresStore"]
+
+
+class _Write:
+    __slots__ = ("future", "journal", "key", "row")
+
+    def __init__(
+        self,
+        key: FSMKey,
+        row: rec.SnapshotRow,
+        expected: int,
+        journal: rec.JournalRow | None,
+        future: asyncio.Future[None],
+    ) -> None:
+        self.key = key
+        self.row = (row, expected)
+        self.journal = journal
+        self.future = future
+
+
+class PostgresStore:
+    """A durable store in a PostgreSQL schema, bound to the event loop that started it.
+
+    Args:
+        dsn: a libpq connection string or URL (``postgresql://user@host:5432/db``).
+        schema: the PostgreSQL schema holding the tables (a plain identifier).
+        create: create the schema and tables when missing (safe when several processes
+            start at once); ``False`` requires them to exist (``SchemaError`` otherwise).
+        pool: an ``asyncpg`` pool to use instead of opening one; it is never closed by the
+            store (``dsn`` is then only used in messages).
+        codec: encodes payloads (default: JSON); each row records its codec's name.
+        journal: also append every committed transition to the ``journal`` table.
+        journal_keep: with ``journal``, keep only the latest entries per FSM.
+        pool_size: connections of the pool the store opens.
+        pipeline: batches in flight at once.
+        max_batch: most transitions in one batch.
+        connect_timeout: seconds to wait for the server at :meth:`start`.
+
+    Raises:
+        ValueError: an argument is out of range or ``schema`` is not an identifier.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "finitomata",
+        create: bool = True,
+        pool: Any = None,
+        codec: Codec = DEFAULT_CODEC,
+        journal: bool = False,
+        journal_keep: int | None = None,
+        pool_size: int = 8,
+        pipeline: int = 4,
+        max_batch: int = 512,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        if journal_keep is not None and (isinstance(journal_keep, bool) or journal_keep < 1):
+            raise ValueError("journal_keep must be None or an int >= 1")
+        if pool_size < 1 or pipeline < 1 or max_batch < 1:
+            raise ValueError("pool_size, pipeline and max_batch must be >= 1")
+        if connect_timeout <= 0:
+            raise ValueError("connect_timeout must be > 0")
+        self._sql = Statements(schema, journal=journal, journal_keep=journal_keep)
+        self._dsn = dsn
+        self._schema = schema
+        self._create = create
+        self._given_pool = pool
+        self._codec = codec
+        self._journal = journal
+        self._pool_size = pool_size
+        self._pipeline = pipeline
+        self._max_batch = max_batch
+        self._connect_timeout = connect_timeout
+        self._server = describe_server(dsn)
+        self._label = f"PostgresStore({self._server}, schema={schema!r})"
+        self._pool: Any = None
+        self._owns_pool = False
+        self._pending: collections.deque[_Write] = collections.deque()
+        self._wake: asyncio.Event | None = None
+        self._workers: list[asyncio.Task[None]] = []
+        self._accepting = False
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self.batches = 0
+        """Write statements sent so far (to observe batching)."""
+
+    def __repr__(self) -> str:
+        return self._label
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema holding the tables."""
+        return self._schema
+
+    @property
+    def started(self) -> bool:
+        """True between a successful :meth:`start` and :meth:`aclose`."""
+        return self._pool is not None and self._accepting
+
+    # ------------------------------------------------------------------ lifecycle
+    def _fail(self, exc: BaseException, name: str | None = None) -> StoreError:
+        return translate(exc, store=self._label, server=self._server, name=name)
+
+    async def start(self) -> None:
+        """Connect (or adopt the given pool), create or check the tables. Idempotent.
+
+        Raises:
+            StoreUnavailable: the server does not answer (host and port in the message).
+            SchemaError: the tables are missing with ``create=False``, or newer.
+        """
+        if self._pool is not None:
+            return
+        pool = self._given_pool
+        owned = pool is None
+        if owned:
+            try:
+                pool = await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    timeout=self._connect_timeout,
+                    command_timeout=None,
+                )
+            except CONNECTION_ERRORS as exc:
+                raise StoreUnavailable(
+                    f"{self._label}: PostgreSQL does not answer at {self._server} "
+                    f"({type(exc).__name__}: {exc}); start the server or fix the DSN",
+                    store=self._label,
+                ) from exc
+            except asyncpg.PostgresError as exc:
+                raise self._fail(exc) from exc
+        try:
+            await self._prepare_schema(pool)
+        except BaseException:
+            if owned:
+                await pool.close()
+            raise
+        if self.started:  # a concurrent start() won
+            if owned:
+                await pool.close()
+            return
+        self._pool, self._owns_pool = pool, owned
+        self._accepting = True
+        self._wake = asyncio.Event()
+        self._workers = [
+            asyncio.get_running_loop().create_task(self._writer(), name=f"{self._label}#{n}")
+            for n in range(self._pipeline)
+        ]
+
+    async def _prepare_schema(self, pool: Any) -> None:
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", self._sql.lock_key)
+                found = await conn.fetchval(self._sql.tables_exist, self._schema)
+                if found < 4:
+                    if not self._create:
+                        raise SchemaError(
+                            f"{self._label}: the finitomata tables are missing in schema "
+                            f"{self._schema!r} and create=False; start once with create=True",
+                            store=self._label,
+                        )
+                    for statement in self._sql.create:
+                        await conn.execute(statement)
+                version = await conn.fetchval(self._sql.version)
+        except StoreError:
+            raise
+        except (asyncpg.PostgresError, *CONNECTION_ERRORS) as exc:
+            raise self._fail(exc) from exc
+        if version is None or version > SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self._label}: schema {self._schema!r} holds finitomata schema version "
+                f"{version}, not one this finitomata understands (<= {SCHEMA_VERSION}); "
+                "upgrade finitomata or use another schema",
+                store=self._label,
+            )
+
+    async def aclose(self) -> None:
+        """Finish the queued and in-flight writes, stop the writers, close the pool if the
+        store opened it (a pool passed in is never closed). Idempotent."""
+        pool = self._pool
+        if pool is None or not self._accepting:
+            return
+        self._accepting = False
+        while self._pending or self._inflight:
+            self._idle.clear()
+            await self._idle.wait()
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+        self._workers = []
+        self._pool = None
+        if self._owns_pool:
+            await pool.close()
+
+    async def __aenter__(self) -> PostgresStore:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _closed(self) -> StoreNotStarted:
+        return StoreNotStarted(
+            f"{self._label} is not started: `await store.start()` (or `async with store`) "
+            "before using it, or give it to a Supervisor",
+            store=self._label,
+        )
+
+    def _live_pool(self) -> Any:
+        if self._pool is None or not self._accepting:
+            raise self._closed()
+        return self._pool
+
+    # ------------------------------------------------------------------ batched writes
+    async def _writer(self) -> None:
+        assert self._wake is not None
+        while True:
+            while not self._pending:
+                self._wake.clear()
+                await self._wake.wait()
+            batch = [
+                self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))
+            ]
+            if self._pending:
+                self._wake.set()  # let another writer take the rest meanwhile
+            self._inflight += 1
+            try:
+                await self._flush(batch)
+            finally:
+                self._inflight -= 1
+                if not self._pending and not self._inflight:
+                    self._idle.set()
+
+    async def _flush(self, batch: list[_Write]) -> None:
+        self.batches += 1
+        rows = [w.row for w in batch]
+        args: list[list[Any]] = [
+            [w.key.supervisor for w in batch],
+            [w.key.name for w in batch],
+            [r.state for r, _ in rows],
+            [r.payload for r, _ in rows],
+            [r.codec for r, _ in rows],
+            [r.version for r, _ in rows],
+            [e for _, e in rows],
+            [r.definition_hash for r, _ in rows],
+            [r.history for r, _ in rows],
+            [r.last_error for r, _ in rows],
+            [r.updated_at for r, _ in rows],
+        ]
+        if self._journal:
+            lines = [w.journal for w in batch]
+            args += [
+                [j.source if j else "" for j in lines],
+                [j.target if j else "" for j in lines],
+                [j.event if j else "" for j in lines],
+                [j.event_payload if j else b"" for j in lines],
+                [j.codec if j else "" for j in lines],
+                [j.at if j else 0.0 for j in lines],
+            ]
+        try:
+            result = await self._pool.fetch(self._sql.write, *args)
+        except asyncio.CancelledError:
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_exception(self._closed())
+            raise
+        except Exception as exc:
+            for w in batch:
+                if not w.future.done():
+                    w.future.set_exception(self._fail(exc, w.key.name))
+            return
+        for record in result:
+            w = batch[record["ord"] - 1]
+            if w.future.done():
+                continue
+            if record["written"]:
+                w.future.set_result(None)
+            else:
+                w.future.set_exception(
+                    StaleSnapshot(
+                        name=w.key.name,
+                        expected=w.row[1],
+                        actual=record["actual"],
+                        store=self._label,
+                    )
+                )
+
+    # ------------------------------------------------------------------ Persistency
+    async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
+        """``Loaded`` for a stored live snapshot; ``Created(payload, version)`` when nothing is
+        stored (version 0) or the stored snapshot is terminal (its version).
+
+        Raises:
+            StoreNotStarted, DefinitionMismatch, SerializationError, StoreUnavailable.
+        """
+        row = await self._row(key)
+        return rec.decode_load(key, row, fsm, payload, store=self._label)
+
+    async def _row(self, key: FSMKey) -> rec.SnapshotRow | None:
+        pool = self._live_pool()
+        try:
+            found = await pool.fetchrow(self._sql.select, key.supervisor, key.name)
+        except Exception as exc:
+            raise self._fail(exc, key.name) from exc
+        return None if found is None else rec.SnapshotRow(*found)
+
+    async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:
+        """Commit ``snapshot`` if the stored version is ``info.expected_version``; returns
+        once committed.
+
+        Raises:
+            StoreNotStarted: the store is not started.
+            SerializationError: the payload cannot be encoded; nothing is written.
+            StaleSnapshot: another writer committed first; nothing is written.
+            StoreUnavailable: the connection was lost; the write was not acknowledged.
+        """
+        self._live_pool()
+        assert self._wake is not None
+        row = rec.encode_snapshot(snapshot, info, self._codec, store=self._label, key=key)
+        line = rec.encode_journal(snapshot, info, self._codec) if self._journal else None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(key, row, info.expected_version, line, future))
+        self._wake.set()
+        await future
+
+    async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
+        """Record ``error`` as the latest failure of ``key``; the snapshot is left unchanged.
+
+        Raises:
+            StoreNotStarted, StoreUnavailable.
+        """
+        pool = self._live_pool()
+        row = rec.encode_error(snapshot, error, self._codec, at=time.time())
+        try:
+            await pool.execute(
+                self._sql.error,
+                key.supervisor,
+                key.name,
+                row.version,
+                row.stage,
+                row.state,
+                row.event,
+                row.reason,
+                row.failure,
+                row.at,
+            )
+        except Exception as exc:
+            raise self._fail(exc, key.name) from exc
+
+    async def delete(self, key: FSMKey) -> None:
+        """Remove the snapshot, the last error and the journal of ``key`` (no error when
+        absent)."""
+        pool = self._live_pool()
+        try:
+            await pool.execute(self._sql.delete, key.supervisor, key.name)
+        except Exception as exc:
+            raise self._fail(exc, key.name) from exc
+
+    # ------------------------------------------------------------------ inspection
+    async def get(self, name: str, supervisor: str = "default") -> Snapshot | None:
+        """The snapshot stored for ``name`` in ``supervisor`` (terminal ones too), or
+        ``None``."""
+        key = FSMKey(supervisor, name)
+        row = await self._row(key)
+        return None if row is None else rec.decode_snapshot(key, row, store=self._label)
+
+    async def last_error(self, name: str, supervisor: str = "default") -> FailureInfo | None:
+        """The latest failure recorded for ``name`` in ``supervisor``, or ``None``."""
+        pool = self._live_pool()
+        try:
+            found = await pool.fetchval(self._sql.last_error, supervisor, name)
+        except Exception as exc:
+            raise self._fail(exc, name) from exc
+        return None if found is None else rec.decode_failure(found)
+
+    async def purge(self, name: str, supervisor: str = "default") -> None:
+        """Remove what is stored for ``name`` in ``supervisor`` (as :meth:`delete`)."""
+        await self.delete(FSMKey(supervisor, name))
+
+    async def fsms(self, supervisor: str | None = None) -> list[rec.StoredFSM]:
+        """Every stored FSM (of ``supervisor``, or of all), ordered by supervisor and name,
+        with its latest failure; payloads are not decoded."""
+        pool = self._live_pool()
+        try:
+            rows = await pool.fetch(self._sql.fsms, supervisor)
+        except Exception as exc:
+            raise self._fail(exc) from exc
+        result = []
+        for values in rows:
+            row = rec.SnapshotRow(*values[2:10])
+            error = None if values[10] is None else rec.ErrorRow(*values[10:17])
+            result.append(rec.decode_stored(FSMKey(values[0], values[1]), row, error))
+        return result
+
+    async def journal(self, name: str, supervisor: str = "default") -> list[rec.JournalEntry]:
+        """The journal of ``name`` in ``supervisor``, oldest first."""
+        pool = self._live_pool()
+        try:
+            rows = await pool.fetch(self._sql.journal, supervisor, name)
+        except Exception as exc:
+            raise self._fail(exc, name) from exc
+        return [
+            rec.JournalEntry(
+                version=v,
+                source=src,
+                target=dst,
+                event=ev,
+                event_payload=rec.decode_event_payload(data, codec),
+                at=at,
+            )
+            for v, src, dst, ev, data, codec, at in rows
+        ]
