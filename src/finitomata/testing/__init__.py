@@ -8,6 +8,7 @@ test suite can parametrise over them. Importable without pytest.
 from ._conformance import (
     DURABLE_STORE_CHECKS,
     ConformanceFSM,
+    StoreCheck,
     StoreConformanceError,
     StoreFactory,
     Wrap,
@@ -18,6 +19,7 @@ __all__ = [
     "ConformanceFSM",
     "DURABLE_STORE_CHECKS",
     "STORE_CHECKS",
+    "StoreCheck",
     "StoreConformanceError",
     "StoreFactory",
     "Wrap",
