@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-from .._spec.model import END_EVENT, STAR, START_EVENT, Spec, Transition
+from .._spec.model import END_EVENT, STAR, START_EVENT, EventKind, Spec, Transition
 
 __all__ = [
     "FORMATS",
@@ -65,7 +65,7 @@ def render_plantuml(spec: Spec) -> str:
 def is_flowchart_shaped(spec: Spec) -> bool:
     """Whether ``spec`` is exactly what a Mermaid flowchart of its inner edges would infer."""
     inner = [t for t in spec.transitions if STAR not in (t.source, t.target)]
-    if not inner:
+    if not inner or any(spec.kind(e) is not EventKind.NORMAL for e in (START_EVENT, END_EVENT)):
         return False
     sources = {t.source for t in inner}
     targets = {t.target for t in inner}
