@@ -7,6 +7,8 @@ module enforces the rules of DESIGN section 3 and builds the next snapshot.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ._snapshot import FailureInfo, Snapshot, Stage
@@ -16,6 +18,7 @@ from .errors import TransitionRefused
 __all__ = [
     "Committed",
     "Failed",
+    "StepTable",
     "automatic_event",
     "check_event",
     "commit",
@@ -186,3 +189,64 @@ def decide(
         history_size=history_size,
         auto_terminate=auto_terminate,
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StepTable:
+    """Per-class lookup tables for the runtime's hot path, built once from a spec.
+
+    Attributes:
+        single: ``(state, event) -> target`` for every pair with exactly one declared target
+            (what the default ``on_transition`` returns).
+        automatic: ``state -> event`` fired automatically on entering the state (its hard
+            event, or the final event when the state is in ``auto_terminate``).
+        history_size: how many previous states a snapshot keeps.
+    """
+
+    single: Mapping[tuple[str, str], str]
+    automatic: Mapping[str, str]
+    history_size: int = 10
+
+    @classmethod
+    def build(
+        cls, spec: Spec, auto_terminate: frozenset[str] = frozenset(), history_size: int = 10
+    ) -> StepTable:
+        """Tabulate ``spec``."""
+        single: dict[tuple[str, str], str] = {}
+        for state in (STAR, *spec.states):
+            for event in spec.events_from(state):
+                targets = spec.targets(state, event)
+                if len(targets) == 1:
+                    single[(state, event)] = next(iter(targets))
+        automatic: dict[str, str] = {}
+        for state in spec.states:
+            auto = automatic_event(spec, state, auto_terminate)
+            if auto is not None:
+                automatic[state] = auto
+        return cls(MappingProxyType(single), MappingProxyType(automatic), history_size)
+
+    def commit(self, snapshot: Snapshot, target: str, payload: Any) -> tuple[Snapshot, str | None]:
+        """The next snapshot after committing a move to ``target`` (version + 1, history
+        appended, ``last_error`` cleared) and the event to fire automatically next.
+
+        ``target`` must already be checked against the declared targets (see
+        :func:`decide`); ``"[*]"`` is accepted for :data:`STAR`.
+        """
+        if target == "[*]":
+            target = STAR
+        size = self.history_size
+        if not size:
+            history: tuple[str, ...] = ()
+        elif snapshot.state == STAR:
+            history = snapshot.history
+        else:
+            history = (*snapshot.history, snapshot.state)[-size:]
+        nxt = Snapshot(snapshot.name, target, payload, snapshot.version + 1, history, None)
+        return nxt, self.automatic.get(target)
+
+    def amend(self, snapshot: Snapshot, payload: Any) -> Snapshot:
+        """The next snapshot after a payload-only commit (``on_timer`` returned a payload):
+        same state and history, version + 1, ``last_error`` cleared."""
+        return Snapshot(
+            snapshot.name, snapshot.state, payload, snapshot.version + 1, snapshot.history, None
+        )

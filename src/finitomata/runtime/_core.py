@@ -1,0 +1,570 @@
+"""The actor core: how one event, one activation and one crash of an FSM are processed.
+
+Everything here runs "under the FSM's guard": the caller has set ``cell.busy`` and nobody
+else processes that FSM until it is cleared (see ``_supervisor.py`` for the mailbox that
+keeps one-at-a-time and arrival order). Processing returns an *outcome*: the snapshot the
+FSM rests at, or the exception object the awaiting caller should raise. Only a
+``BaseException`` that is not an ``Exception`` (cancellation) escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .._engine import Failed, check_event, fail
+from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
+from .._spec.model import STAR
+from ..errors import (
+    DefinitionMismatch,
+    FSMCrashed,
+    FSMNotFound,
+    StoreError,
+    TransitionFailed,
+    TransitionRefused,
+)
+from ..fsm import Fire, Reschedule
+from ..persistency import Created, Loaded
+from ._cell import Cell
+from ._listeners import Call
+
+if TYPE_CHECKING:
+    from ._clock import Clock
+
+__all__ = ["Core", "Outcome"]
+
+Outcome = Snapshot | BaseException
+"""What processing yields: the resting snapshot, or the exception for the caller."""
+
+TIMER_EVENT = "__timer__"
+
+log = logging.getLogger("finitomata.runtime")
+
+
+class Core:
+    """State and processing shared by :class:`~finitomata.runtime.Supervisor`."""
+
+    id: str
+    clock: Clock
+    _cells: dict[str, Cell]
+    _after_transition: list[Call]
+    _after_failure: list[Call]
+    restart_intensity: int
+    restart_period: float
+
+    def _init_counters(self) -> None:
+        self._n_transitions = 0
+        self._n_failures = 0
+        self._n_restarts = 0
+        self._n_crashes = 0
+        self._n_failed = 0
+        self._n_passivations = 0
+        self._n_rehydrations = 0
+        self._n_listener_errors = 0
+
+    # ------------------------------------------------------------------ hooks (supervisor)
+    def _arm_timer(self, cell: Cell, delay: float | None = None) -> None:
+        raise NotImplementedError
+
+    def _schedule_retry(self, cell: Cell, event: str, attempt: int, delay: float) -> None:
+        raise NotImplementedError
+
+    def _end(self, cell: Cell, why: str) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ logging
+    def _extra(self, name: str) -> dict[str, str]:
+        return {"supervisor": self.id, "fsm": name}
+
+    # ------------------------------------------------------------------ one event
+    async def _event(
+        self,
+        cell: Cell,
+        event: str,
+        event_payload: Any,
+        *,
+        automatic: bool = False,
+        attempt: int = 0,
+    ) -> Outcome:
+        """Process ``event`` and the hard chain it leads to.
+
+        ``automatic`` marks an event no caller waits on for its own sake (hard, timer
+        ``Fire``, retries): its failure gives the resting snapshot instead of
+        :class:`TransitionFailed`. Returns the snapshot the FSM rests at.
+        """
+        beh = cell.beh
+        table = beh.table
+        store = beh.store
+        while True:
+            snap: Snapshot = cell.snapshot
+            state = snap.state
+            failed: Failed | None = None
+            new: Snapshot | None = None
+            then: str | None = None
+            call = beh.on_transition
+            if call is None:
+                target = table.single.get((state, event))
+                if target is None:
+                    failed = check_event(beh.spec, snap, event, event_payload)
+                else:
+                    new, then = table.commit(snap, target, snap.payload)
+            elif not beh.spec.targets(state, event):
+                failed = check_event(beh.spec, snap, event, event_payload)
+            else:
+                try:
+                    result = call[0](state, event, event_payload, snap.payload)
+                    if call[1]:
+                        result = await result
+                except Exception as exc:
+                    result = exc
+                decided = self._decide(cell, snap, event, event_payload, result)
+                if isinstance(decided, Failed):
+                    failed = decided
+                else:
+                    new, then = decided
+            if new is not None and store is not None:
+                try:
+                    await store.store(
+                        FSMKey(self.id, cell.name),
+                        new,
+                        TransitionInfo(
+                            state,
+                            new.state,
+                            event,
+                            event_payload,
+                            snap.version,
+                            time.time(),
+                            beh.cls.definition_hash,
+                        ),
+                    )
+                except Exception as exc:
+                    failed = fail(
+                        beh.spec, snap, event, event_payload, "persistency", repr(exc), exc
+                    )
+            if failed is not None:
+                out = await self._fail(cell, failed, automatic=automatic, attempt=attempt)
+                return cell.snapshot if automatic else out
+            assert new is not None
+            # ---- committed
+            cell.snapshot = new
+            cell.state = new.state
+            self._n_transitions += 1
+            try:
+                if state != STAR and (c := beh.on_exit) is not None:
+                    r = c[0](state, new)
+                    if c[1]:
+                        await r
+                if beh.after_transition or self._after_transition:
+                    await self._notify_transition(cell, new)
+                if new.state == STAR:
+                    return await self._terminate(cell, new)
+                if (c := beh.on_enter) is not None:
+                    r = c[0](new.state, new)
+                    if c[1]:
+                        await r
+            except Exception as exc:
+                return await self._crash(cell, new, exc)
+            if then is None or cell.status != "live":
+                return new
+            event, event_payload, automatic, attempt = then, None, True, 0
+
+    def _decide(
+        self, cell: Cell, snap: Snapshot, event: str, event_payload: Any, result: object
+    ) -> Failed | tuple[Snapshot, str | None]:
+        beh = cell.beh
+        spec = beh.spec
+        if isinstance(result, TransitionRefused):
+            return fail(spec, snap, event, event_payload, "refused", str(result.reason), result)
+        if isinstance(result, BaseException):
+            return fail(spec, snap, event, event_payload, "on_transition", repr(result), result)
+        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str)):
+            return fail(
+                spec,
+                snap,
+                event,
+                event_payload,
+                "on_transition",
+                f"on_transition must return (next_state: str, payload), got {result!r:.200}",
+            )
+        target, payload = result
+        if target == "[*]":
+            target = STAR
+        allowed = spec.targets(snap.state, event)
+        if target not in allowed:
+            shown = ", ".join("[*]" if t == STAR else t for t in sorted(allowed))
+            return fail(
+                spec,
+                snap,
+                event,
+                event_payload,
+                "not_allowed",
+                f"on_transition chose {target!r}, not a declared target of "
+                f"({snap.state!r}, {event!r}) (declared: {shown})",
+            )
+        return beh.table.commit(snap, target, payload)
+
+    # ------------------------------------------------------------------ failures
+    def _retryable(self, cell: Cell, state: str, event: str, automatic: bool) -> bool:
+        beh = cell.beh
+        ensure = beh.options.ensure_entry
+        if not ensure or not (automatic or state == STAR):
+            return False
+        return bool(beh.spec.targets(state, event) & ensure)
+
+    async def _fail(
+        self, cell: Cell, failed: Failed, *, automatic: bool, attempt: int
+    ) -> BaseException:
+        """Record a failed event: ``last_error``, ``store_error``, ``on_failure``, listeners,
+        and the ``ensure_entry`` retry when it applies. Returns the caller's exception."""
+        beh = cell.beh
+        failure = failed.failure
+        report = failed.report
+        retry = beh.options.ensure_entry_retry
+        if self._retryable(cell, failure.state, failure.event, automatic):
+            if attempt < retry.attempts:
+                delay = retry.delay(attempt)
+                self._schedule_retry(cell, failure.event, attempt, delay)
+                report = False
+                log.info(
+                    "FSM %r of supervisor %r: %s failed at stage %s (%s); ensure_entry retry "
+                    "%d of %d in %.3gs",
+                    cell.name,
+                    self.id,
+                    failure.event,
+                    failure.stage,
+                    failure.reason,
+                    attempt + 1,
+                    retry.attempts,
+                    delay,
+                    extra=self._extra(cell.name),
+                )
+            else:
+                failure = FailureInfo(
+                    stage="ensure_entry",
+                    state=failure.state,
+                    event=failure.event,
+                    reason=f"gave up after {retry.attempts} retries: {failure.reason}",
+                    event_payload=failure.event_payload,
+                    exception=failure.exception,
+                )
+                report = True
+        snapshot = Snapshot(
+            cell.name,
+            failed.snapshot.state,
+            failed.snapshot.payload,
+            failed.snapshot.version,
+            failed.snapshot.history,
+            failure,
+        )
+        cell.snapshot = snapshot
+        self._n_failures += 1
+        level = logging.INFO if report else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(
+                level,
+                "FSM %r of supervisor %r: event %r in state %r failed at stage %s: %s",
+                cell.name,
+                self.id,
+                failure.event,
+                failure.state,
+                failure.stage,
+                failure.reason,
+                extra=self._extra(cell.name),
+            )
+        store = beh.store
+        if store is not None:
+            try:
+                await store.store_error(FSMKey(self.id, cell.name), snapshot, failure)
+            except Exception:
+                log.exception(
+                    "FSM %r of supervisor %r: store_error failed",
+                    cell.name,
+                    self.id,
+                    extra=self._extra(cell.name),
+                )
+        if report and (c := beh.on_failure) is not None:
+            try:
+                r = c[0](failure.event, failure.event_payload, snapshot)
+                if c[1]:
+                    await r
+            except Exception:
+                self._n_listener_errors += 1
+                log.exception(
+                    "FSM %r of supervisor %r: on_failure raised",
+                    cell.name,
+                    self.id,
+                    extra=self._extra(cell.name),
+                )
+        for fn, is_async in (*beh.after_failure, *self._after_failure):
+            try:
+                r = fn(cell.name, failure)
+                if is_async:
+                    await r
+            except Exception:
+                self._listener_error(cell, "after_failure")
+        return TransitionFailed(cell.name, failure)
+
+    async def _notify_transition(self, cell: Cell, snapshot: Snapshot) -> None:
+        for fn, is_async in (*cell.beh.after_transition, *self._after_transition):
+            try:
+                r = fn(cell.name, snapshot)
+                if is_async:
+                    await r
+            except Exception:
+                self._listener_error(cell, "after_transition")
+
+    def _listener_error(self, cell: Cell, method: str) -> None:
+        self._n_listener_errors += 1
+        log.exception(
+            "FSM %r of supervisor %r: listener %s raised (ignored)",
+            cell.name,
+            self.id,
+            method,
+            extra=self._extra(cell.name),
+        )
+
+    # ------------------------------------------------------------------ timer ticks
+    async def _tick(self, cell: Cell) -> Outcome:
+        """Run ``on_timer`` and act on what it returned; re-arm the timer."""
+        beh = cell.beh
+        snap: Snapshot = cell.snapshot
+        delay = beh.options.timer
+        c = beh.on_timer
+        out: Outcome = snap
+        if c is not None and snap.state != STAR:
+            try:
+                result = c[0](snap.state, snap)
+                if c[1]:
+                    result = await result
+            except Exception as exc:
+                failed = fail(beh.spec, snap, TIMER_EVENT, None, "timer", repr(exc), exc)
+                await self._fail(cell, failed, automatic=True, attempt=0)
+                out = cell.snapshot
+            else:
+                if result is None:
+                    pass
+                elif isinstance(result, Fire):
+                    out = await self._event(
+                        cell, result.event, result.event_payload, automatic=True
+                    )
+                elif isinstance(result, Reschedule):
+                    delay = result.seconds
+                else:
+                    out = await self._amend(cell, snap, result)
+        if cell.status == "live":
+            self._arm_timer(cell, delay)
+        return out
+
+    async def _amend(self, cell: Cell, snap: Snapshot, payload: Any) -> Outcome:
+        """Commit a payload change returned by ``on_timer`` (same state, version + 1)."""
+        beh = cell.beh
+        new = beh.table.amend(snap, payload)
+        store = beh.store
+        if store is not None:
+            try:
+                await store.store(
+                    FSMKey(self.id, cell.name),
+                    new,
+                    TransitionInfo(
+                        snap.state,
+                        snap.state,
+                        TIMER_EVENT,
+                        None,
+                        snap.version,
+                        time.time(),
+                        beh.cls.definition_hash,
+                    ),
+                )
+            except Exception as exc:
+                failed = fail(beh.spec, snap, TIMER_EVENT, None, "persistency", repr(exc), exc)
+                await self._fail(cell, failed, automatic=True, attempt=0)
+                rest: Snapshot = cell.snapshot
+                return rest
+        cell.snapshot = new
+        self._n_transitions += 1
+        if beh.after_transition or self._after_transition:
+            await self._notify_transition(cell, new)
+        return new
+
+    # ------------------------------------------------------------------ ending
+    async def _terminate(self, cell: Cell, snapshot: Snapshot) -> Outcome:
+        """The FSM reached ``[*]``: it leaves the registry, then ``on_terminate`` runs.
+
+        A raising ``on_terminate`` is a crash reported to the caller (``FSMCrashed``) but the
+        FSM is not restarted: it has terminated, and reloading a terminal snapshot would
+        start a life nobody asked for.
+        """
+        self._end(cell, "terminated")
+        if (c := cell.beh.on_terminate) is not None:
+            try:
+                r = c[0](snapshot)
+                if c[1]:
+                    await r
+            except Exception as exc:
+                self._n_crashes += 1
+                log.exception(
+                    "FSM %r of supervisor %r: on_terminate raised",
+                    cell.name,
+                    self.id,
+                    extra=self._extra(cell.name),
+                )
+                crashed = FSMCrashed(cell.name, snapshot, exc)
+                crashed.__cause__ = exc
+                return crashed
+        return snapshot
+
+    # ------------------------------------------------------------------ crashes
+    async def _crash(self, cell: Cell, committed: Snapshot, exc: Exception) -> Outcome:
+        """An exception escaped the processing after ``committed`` was committed: restart
+        the FSM (reloading it) within the restart intensity, and tell the caller."""
+        self._n_crashes += 1
+        log.error(
+            "FSM %r of supervisor %r crashed in state %r (version %d): %r",
+            cell.name,
+            self.id,
+            committed.state,
+            committed.version,
+            exc,
+            exc_info=exc,
+            extra=self._extra(cell.name),
+        )
+        await self._restart(cell)
+        crashed = FSMCrashed(cell.name, committed, exc)
+        crashed.__cause__ = exc
+        return crashed
+
+    async def _restart(self, cell: Cell) -> None:
+        """Restart ``cell`` until an activation succeeds or the intensity is exceeded (then
+        the FSM is marked failed; other FSMs are not affected)."""
+        while cell.status == "live":
+            now = self.clock.now()
+            times = cell.restarts
+            if times is None:
+                times = cell.restarts = deque()
+            while times and times[0] <= now - self.restart_period:
+                times.popleft()
+            if len(times) >= self.restart_intensity:
+                self._n_failed += 1
+                log.error(
+                    "FSM %r of supervisor %r exceeded its restart intensity (%d in %gs); "
+                    "marked failed",
+                    cell.name,
+                    self.id,
+                    self.restart_intensity,
+                    self.restart_period,
+                    extra=self._extra(cell.name),
+                )
+                self._end(cell, "failed")
+                return
+            times.append(now)
+            self._n_restarts += 1
+            try:
+                await self._activate(cell, "restart")
+                return
+            except Exception as exc:
+                self._n_crashes += 1
+                log.error(
+                    "FSM %r of supervisor %r: restart failed: %r",
+                    cell.name,
+                    self.id,
+                    exc,
+                    exc_info=exc,
+                    extra=self._extra(cell.name),
+                )
+
+    # ------------------------------------------------------------------ activation
+    async def _activate(self, cell: Cell, mode: str, payload: Any = None) -> Outcome:
+        """Bring ``cell`` to life: ``load`` (or, with no store, the start payload), then
+        ``on_resume`` + the loaded state's hard event (``Loaded``) or ``on_start`` + the
+        entry transition and its chain (``Created``).
+
+        ``mode`` is ``"start"``, ``"restart"`` (after a crash), ``"rehydrate"`` (after
+        passivation) or ``"recover"`` (after an interrupted event). Exceptions from
+        ``load``, ``on_start`` or ``on_resume`` propagate.
+        """
+        beh = cell.beh
+        store = beh.store
+        if store is not None:
+            loaded = await store.load(FSMKey(self.id, cell.name), beh.cls, payload)
+        elif mode == "start":
+            loaded = Created(payload)
+        elif mode == "restart":
+            log.warning(
+                "FSM %r of supervisor %r has no store: restarting from its start payload",
+                cell.name,
+                self.id,
+                extra=self._extra(cell.name),
+            )
+            loaded = Created(cell.start_payload)
+        else:
+            # No store: the in-memory snapshot is the last committed one.
+            loaded = Loaded(cell.snapshot)
+        if isinstance(loaded, Loaded):
+            snap = loaded.snapshot
+            if snap.state != STAR and snap.state not in beh.spec.states:
+                raise DefinitionMismatch(
+                    f"stored state {snap.state!r} of FSM {cell.name!r} is not a state of "
+                    f"{beh.cls.__qualname__} (states: {', '.join(beh.spec.states)})",
+                    name=cell.name,
+                )
+            if snap.name != cell.name:
+                snap = Snapshot(
+                    cell.name, snap.state, snap.payload, snap.version, snap.history, None
+                )
+            cell.snapshot = snap
+            cell.state = snap.state
+            if (c := beh.on_resume) is not None:
+                r = c[0](snap)
+                if c[1]:
+                    await r
+            self._arm_timer(cell)
+            hard = beh.table.automatic.get(snap.state)
+            if hard is not None:
+                return await self._event(cell, hard, None, automatic=True)
+            if snap.state == STAR:  # not-yet-entered snapshot (entry still pending)
+                entry = beh.spec.entry_event
+                if entry is not None:
+                    return await self._event(cell, entry, None)
+            return snap
+        if mode != "start" and store is not None:
+            raise StoreError(
+                f"store has no snapshot to {mode} FSM {cell.name!r} from",
+                store=type(store).__name__,
+                name=cell.name,
+            )
+        start = loaded.payload
+        if (c := beh.on_start) is not None:
+            start = c[0](start)
+            if c[1]:
+                start = await start
+        cell.snapshot = Snapshot(cell.name, STAR, start, loaded.version)
+        cell.state = STAR
+        entry = beh.spec.entry_event
+        if entry is None:  # pragma: no cover - validation guarantees one start
+            raise FSMNotFound(cell.name, supervisor=self.id)
+        out = await self._event(cell, entry, None)
+        if cell.status == "live":
+            self._arm_timer(cell)
+        return out
+
+    async def _reactivate(self, cell: Cell, mode: str) -> BaseException | None:
+        """Rehydrate or recover ``cell`` under its guard; an error is returned (and the
+        FSM marked failed) when that is impossible."""
+        try:
+            out = await self._activate(cell, mode)
+        except Exception as exc:
+            log.error(
+                "FSM %r of supervisor %r could not be %s: %r",
+                cell.name,
+                self.id,
+                "rehydrated" if mode == "rehydrate" else "recovered",
+                exc,
+                exc_info=exc,
+                extra=self._extra(cell.name),
+            )
+            self._n_failed += 1
+            self._end(cell, "failed")
+            return exc
+        return out if isinstance(out, BaseException) else None
