@@ -33,12 +33,14 @@ from .errors import (
 )
 from .fsm import FSM, Fire, FSMOptions, Reschedule, Retry
 from .parsers import parse
+from .runtime import DelayedTransition, Listener, Statistics, Supervisor, SyncSupervisor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DefinitionError",
     "DefinitionMismatch",
+    "DelayedTransition",
     "DuplicateName",
     "EventKind",
     "FSM",
@@ -49,6 +51,7 @@ __all__ = [
     "FailureInfo",
     "FinitomataError",
     "Fire",
+    "Listener",
     "MailboxFull",
     "ParseError",
     "ParseProblem",
@@ -60,11 +63,14 @@ __all__ = [
     "Snapshot",
     "Spec",
     "StaleSnapshot",
+    "Statistics",
     "StoreError",
     "StoreIOError",
     "StoreNotStarted",
     "StoreUnavailable",
+    "Supervisor",
     "SupervisorClosed",
+    "SyncSupervisor",
     "Transition",
     "TransitionFailed",
     "TransitionInfo",
