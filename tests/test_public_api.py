@@ -9,7 +9,13 @@ import pytest
 
 import finitomata
 
-FACADES = ["finitomata", "finitomata.errors", "finitomata.persistency"]
+FACADES = [
+    "finitomata",
+    "finitomata.cli",
+    "finitomata.errors",
+    "finitomata.parsers",
+    "finitomata.persistency",
+]
 
 
 @pytest.mark.parametrize("module_name", FACADES)
