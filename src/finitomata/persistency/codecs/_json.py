@@ -239,7 +239,7 @@ class JSONCodec:
                 f"JSONCodec cannot encode a cyclic or too deeply nested {type_name(type(value))}",
                 type_name=type_name(type(value)),
             ) from exc
-        except (TypeError, ValueError) as exc:
+        except Exception as exc:  # user __getstate__/properties may raise anything
             raise SerializationError(
                 f"JSONCodec cannot encode {type_name(type(value))}: {exc}",
                 type_name=type_name(type(value)),
@@ -254,7 +254,7 @@ class JSONCodec:
             return _decode(tree)
         except SerializationError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except Exception as exc:  # malformed trees, or user constructors raising anything
             raise SerializationError(
                 f"stored JSONCodec data cannot be decoded: {type(exc).__name__}: {exc}",
                 type_name=_outer_type(tree),
