@@ -140,6 +140,12 @@ class PostgresStore:
         """True between a successful :meth:`start` and :meth:`aclose`."""
         return self._pool is not None and self._accepting
 
+    @property
+    def application_name(self) -> str:
+        """The ``application_name`` of the connections the store opens (``pg_stat_activity``
+        shows it): ``finitomata:<schema>``."""
+        return f"finitomata:{self._schema}"
+
     # ------------------------------------------------------------------ lifecycle
     def _fail(self, exc: BaseException, name: str | None = None) -> StoreError:
         return translate(exc, store=self._label, server=self._server, name=name)
@@ -163,6 +169,7 @@ class PostgresStore:
                     max_size=self._pool_size,
                     timeout=self._connect_timeout,
                     command_timeout=None,
+                    server_settings={"application_name": self.application_name},
                 )
             except CONNECTION_ERRORS as exc:
                 raise StoreUnavailable(
