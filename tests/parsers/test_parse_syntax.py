@@ -137,11 +137,24 @@ def test_flowchart_infers_start_and_ends() -> None:
         "%% comment\n" + FLOW.replace("\n", "\n\n   %% another\n"),
         FLOW.replace("    ", "\t"),
         FLOW.rstrip("\n"),
+        "---\ntitle: Player\n---\n" + FLOW,
+        "%% c\n---\ntitle: a --> |b| c\n---\n" + FLOW,
     ],
     ids=lambda t: repr(t[:24]),
 )
 def test_flowchart_accepted_forms(text: str) -> None:
     assert fm.parse(text) == fm.parse(FLOW)
+
+
+def test_mermaid_front_matter_is_skipped_only_at_the_start() -> None:
+    text = "---\ntitle: Orders\nconfig: x\n---\nstateDiagram-v2\n" + ORDER
+    assert detect_syntax(text) == "mermaid"
+    assert fm.parse(text) == fm.parse(ORDER)
+    with pytest.raises(fm.ParseError) as info:
+        fm.parse("stateDiagram-v2\n" + ORDER + "---\ntitle: late\n---\n")
+    assert [p.line for p in info.value.problems] == [8, 9, 10]
+    with pytest.raises(fm.ParseError, match="at least one"):
+        fm.parse("---\ntitle: never closed\nstateDiagram-v2\n" + ORDER)
 
 
 def test_state_diagram_v2_is_parsed_like_plantuml() -> None:

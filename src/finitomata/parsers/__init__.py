@@ -13,7 +13,7 @@ from typing import Literal
 
 from .._spec.model import Spec
 from .._spec.validate import validate
-from ._lines import split_lines
+from ._lines import FRONT_MATTER, split_lines
 from .mermaid import STATE_HEADER, is_flowchart, parse_mermaid
 from .plantuml import parse_plantuml
 from .render import (
@@ -46,13 +46,14 @@ Syntax = Literal["plantuml", "mermaid"]
 
 def detect_syntax(text: str) -> Syntax:
     """The syntax of ``text``: ``"mermaid"`` when its first meaningful line is a flowchart
-    header (``graph``/``flowchart``), a flowchart edge (``a --> |event| b``) or a
-    ``stateDiagram`` header; ``"plantuml"`` otherwise."""
+    header (``graph``/``flowchart``), a flowchart edge (``a --> |event| b``), a
+    ``stateDiagram`` header or the ``---`` opening a front-matter block; ``"plantuml"``
+    otherwise."""
     if is_flowchart(text):
         return "mermaid"
     for raw in split_lines(text):
         line = raw.strip(" \t\f\v\ufeff")
-        if STATE_HEADER.match(line):
+        if STATE_HEADER.match(line) or line == FRONT_MATTER:
             return "mermaid"
         if line and not line.startswith(("'", "%%")):
             break

@@ -27,6 +27,7 @@ IDENT = re.compile(r"[^\W\d]\w*")
 _BREAK = re.compile(r"\r\n|\r|\n")
 BLOCK_OPEN = "/'"
 BLOCK_CLOSE = "'/"
+FRONT_MATTER = "---"
 
 
 def split_lines(text: str) -> list[str]:
@@ -49,17 +50,31 @@ class SourceLine:
 
 
 def source_lines(
-    text: str, comment_prefixes: tuple[str, ...], *, block_comments: bool = False
+    text: str,
+    comment_prefixes: tuple[str, ...],
+    *,
+    block_comments: bool = False,
+    front_matter: bool = False,
 ) -> Iterator[SourceLine]:
     """Yield the meaningful lines of ``text``: blank and comment lines are dropped.
 
     A comment line starts (after blanks) with one of ``comment_prefixes``. With
     ``block_comments``, PlantUML block comments ``/' ... '/`` spanning whole lines are
-    dropped too. A last line without a newline is yielded like any other.
+    dropped too; with ``front_matter``, a Mermaid front-matter block (``---`` lines around
+    ``title: ...`` and the like) opening the text is dropped. A last line without a newline
+    is yielded like any other; an unterminated block swallows the rest of the text.
     """
     in_block = False
+    in_front = False
+    seen_content = False
     for number, raw in enumerate(split_lines(text), start=1):
         stripped = raw.lstrip(" \t\f\v\ufeff")
+        if in_front:
+            in_front = stripped.rstrip() != FRONT_MATTER
+            continue
+        if front_matter and not seen_content and stripped.rstrip() == FRONT_MATTER:
+            in_front = seen_content = True
+            continue
         if in_block:
             if stripped.rstrip().endswith(BLOCK_CLOSE):
                 in_block = False
@@ -70,6 +85,7 @@ def source_lines(
             continue
         if not stripped.strip() or stripped.startswith(comment_prefixes):
             continue
+        seen_content = True
         yield SourceLine(number, raw, len(raw) - len(stripped))
 
 

@@ -8,7 +8,8 @@ a first line with ``|event|``) the start and the ends are inferred as Finitomata
 one state never targeted gets ``[*] --> state : __start__`` and every state never left gets
 ``state --> [*] : __end__`` (fired only with ``auto_terminate``). Whether the start is unique
 is left to validation, so a flowchart with two candidates is a ``single_start`` error.
-Edge lines may end in ``;``; comments are lines starting with ``%%`` (or ``'``).
+Edge lines may end in ``;``; comments are lines starting with ``%%`` (or ``'``); a
+front-matter block (``---`` / ``title: ...`` / ``---``) opening the text is skipped.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def parse_flowchart(text: str) -> Spec:
     edges: list[Transition] = []
     problems: list[ParseProblem] = []
     last = 0
-    for line in source_lines(text, COMMENTS):
+    for line in source_lines(text, COMMENTS, front_matter=True):
         last = line.number
         if FLOWCHART_HEADER.match(line.body):
             continue
@@ -97,7 +98,7 @@ def parse_flowchart(text: str) -> Spec:
 
 def is_flowchart(text: str) -> bool:
     """Whether the first meaningful line of ``text`` is a flowchart header or edge."""
-    for line in source_lines(text, COMMENTS):
+    for line in source_lines(text, COMMENTS, front_matter=True):
         return bool(FLOWCHART_HEADER.match(line.body)) or "|" in line.body
     return False
 
@@ -111,4 +112,4 @@ def parse_mermaid(text: str) -> Spec:
     """
     if is_flowchart(text):
         return parse_flowchart(text)
-    return parse_state_lines(text, "mermaid")
+    return parse_state_lines(text, "mermaid", front_matter=True)

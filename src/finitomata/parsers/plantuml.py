@@ -75,8 +75,10 @@ def parse_line(line: SourceLine) -> list[Transition] | ParseProblem:
     return [Transition(source, t, event, kind, line.number) for t in targets]
 
 
-def parse_state_lines(text: str, syntax: str) -> Spec:
+def parse_state_lines(text: str, syntax: str, *, front_matter: bool = False) -> Spec:
     """Parse PlantUML-style transition lines, collecting every problem before raising.
+
+    ``syntax`` is recorded on the spec; ``front_matter`` skips a Mermaid front-matter block.
 
     Raises:
         ParseError: every malformed line; or no transition line at all.
@@ -84,7 +86,7 @@ def parse_state_lines(text: str, syntax: str) -> Spec:
     edges: list[Transition] = []
     problems: list[ParseProblem] = []
     last = 0
-    for line in source_lines(text, COMMENTS, block_comments=True):
+    for line in source_lines(text, COMMENTS, block_comments=True, front_matter=front_matter):
         last = line.number
         if HEADERS.match(line.body):
             continue
