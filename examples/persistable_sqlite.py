@@ -77,8 +77,9 @@ class SQLiteBacked:
             raise fm.StoreNotStarted(f"{cls.__qualname__}.database is not set")
         return cls.database
 
-    def load(self, key: FSMKey) -> fm.Snapshot | None:
-        db = self._db()
+    @classmethod
+    def load(cls, key: FSMKey) -> fm.Snapshot | None:
+        db = cls._db()
         row = db.conn.execute(
             "SELECT snapshot FROM snapshots WHERE supervisor = ? AND name = ?", key
         ).fetchone()

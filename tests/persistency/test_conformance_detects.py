@@ -133,6 +133,14 @@ class PlainJSON(DictStore):
         return dataclasses.replace(snapshot, payload=payload)
 
 
+class NeverLoads(DictStore):
+    """Stores but always starts fresh: Finitomata's flaw with plain-map payloads."""
+
+    async def load(self, key: FSMKey, fsm: type, payload: object) -> Loaded | Created:
+        self._check()
+        return Created(payload, 0)
+
+
 class ForgetsOldKeys(DictStore):
     """Keeps only the 50 most recently written keys."""
 
@@ -159,6 +167,10 @@ async def test_reference_store_passes_every_check() -> None:
         (SkipsWritesWhenStopped, "lifecycle"),
         (PlainJSON, "payload_roundtrip"),
         (ForgetsOldKeys, "concurrent_writers"),
+        (NeverLoads, "store_then_load"),
+        (NeverLoads, "runtime_reload_after_crash"),
+        (NeverLoads, "runtime_resume_in_new_supervisor"),
+        (ResumesTerminal, "runtime_terminal_then_reuse"),
     ],
 )
 async def test_broken_store_is_caught_by_its_rule(broken: Callable[[], Any], rule: str) -> None:

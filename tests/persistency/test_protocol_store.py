@@ -26,8 +26,9 @@ class AsyncDoc:
     errors: ClassVar[dict[FSMKey, FailureInfo]] = {}
     fail_with: ClassVar[BaseException | None] = None
 
-    async def load(self, key: FSMKey) -> Snapshot | None:
-        return copy.deepcopy(self.rows.get(key))
+    @classmethod
+    async def load(cls, key: FSMKey) -> Snapshot | None:
+        return copy.deepcopy(cls.rows.get(key))
 
     async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:
         if self.fail_with is not None:
@@ -106,7 +107,8 @@ async def test_store_errors_from_user_code_get_store_and_name() -> None:
 async def test_load_returning_something_else_is_refused() -> None:
     @dataclasses.dataclass
     class Liar(AsyncDoc):
-        async def load(self, key: FSMKey) -> Any:
+        @classmethod
+        async def load(cls, key: FSMKey) -> Any:
             return {"state": "idle"}
 
     async with ProtocolStore() as store:

@@ -8,6 +8,8 @@ a ``Persistable`` stays small:
 
 * ``load`` of nothing gives ``Created`` with the start payload itself (never rebuilt, its
   ``id`` never dropped); a terminal snapshot gives ``Created(payload, version)``;
+* ``load`` dispatches on the start payload's class, or on ``payload_type`` when the runtime
+  reloads an FSM without a payload (``None``: after a crash or a passivation);
 * every operation is refused with :class:`~finitomata.StoreNotStarted` outside
   ``start()``/``aclose()``;
 * exceptions other than :class:`~finitomata.StoreError` coming out of user code are
@@ -48,9 +50,11 @@ class Persistable(Protocol):
     supervisors do not share snapshots.
     """
 
-    def load(self, key: FSMKey) -> Snapshot | Awaitable[Snapshot | None] | None:
-        """Called on the payload given to ``start_fsm``: return the snapshot stored for
-        ``key`` (state, payload, version, history; a terminal one too), or ``None``."""
+    @classmethod
+    def load(cls, key: FSMKey) -> Snapshot | Awaitable[Snapshot | None] | None:
+        """Return the snapshot stored for ``key`` (state, payload, version, history; a
+        terminal one too), or ``None``. A class method: the runtime also loads when no
+        payload is at hand (restart after a crash, rehydration after passivation)."""
         ...
 
     def store(
@@ -84,10 +88,11 @@ class ProtocolStore:
     """A store that delegates to the payload's own :class:`Persistable` methods.
 
     Args:
-        payload_type: the ``Persistable`` class this store serves. Optional for ``load``,
-            ``store`` and ``store_error`` (they dispatch on the payload object), but
-            ``delete`` needs it, or at least one payload seen by this store, to know whom
-            to ask; payloads not of this type are refused.
+        payload_type: the ``Persistable`` class this store serves; payloads not of this
+            type are refused. Without it, ``load``, ``store`` and ``store_error`` dispatch
+            on the payload's class, and reloading without a payload (restart,
+            rehydration) and ``delete`` ask the ``Persistable`` classes this store has
+            seen, which is ambiguous (an error) before it has seen exactly one: pass it.
 
     Lifecycle: ``started`` is True between ``start()`` and ``aclose()`` (both idempotent,
     also ``async with``); the store holds no connection itself.
@@ -136,7 +141,7 @@ class ProtocolStore:
         await self.aclose()
 
     # ------------------------------------------------------------------ helpers
-    def _check(self, key: FSMKey, payload: object) -> type[Any]:
+    def _check_started(self, key: FSMKey) -> None:
         if not self._started:
             raise StoreNotStarted(
                 f"{self!r} is not started: call `await store.start()` or use "
@@ -144,6 +149,26 @@ class ProtocolStore:
                 store=repr(self),
                 name=key.name,
             )
+
+    def _classes(self) -> list[type[Any]]:
+        if self.payload_type is not None:
+            return [self.payload_type]
+        return list(self._seen)
+
+    def _only_class(self, key: FSMKey, action: str) -> type[Any]:
+        classes = self._classes()
+        if len(classes) != 1:
+            raise StoreError(
+                f"{self!r} cannot {action} for FSM {key.name!r}: it serves "
+                f"{len(classes)} Persistable classes so far; build it as "
+                "ProtocolStore(payload_type=YourPersistable)",
+                store=repr(self),
+                name=key.name,
+            )
+        return classes[0]
+
+    def _check(self, key: FSMKey, payload: object) -> type[Any]:
+        self._check_started(key)
         cls = type(payload)
         if (self.payload_type is not None and not isinstance(payload, self.payload_type)) or (
             not isinstance(payload, Persistable)
@@ -178,14 +203,19 @@ class ProtocolStore:
 
     # ------------------------------------------------------------------ Persistency
     async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
-        """Ask ``payload.load(key)``; ``None`` or a terminal snapshot give ``Created``
-        (with the stored version), a live snapshot gives ``Loaded``.
+        """Ask ``type(payload).load(key)`` (``payload_type.load(key)`` when ``payload`` is
+        ``None``); ``None`` or a terminal snapshot give ``Created`` (with the stored
+        version), a live snapshot gives ``Loaded``.
 
         Raises:
             DefinitionMismatch: the stored state is not a state of ``fsm``.
         """
-        cls = self._check(key, payload)
-        found = await self._call(key, cls, lambda: payload.load(key))  # type: ignore[attr-defined]
+        if payload is None:
+            self._check_started(key)
+            cls = self._only_class(key, "reload it without a payload")
+        else:
+            cls = self._check(key, payload)
+        found = await self._call(key, cls, lambda: cls.load(key))
         if found is None:
             return Created(payload, 0)
         if not isinstance(found, Snapshot):
@@ -221,17 +251,14 @@ class ProtocolStore:
         await self._call(key, cls, lambda: payload.store_error(key, snapshot, error))
 
     async def delete(self, key: FSMKey) -> None:
-        """Ask ``payload_type.delete(key)`` and every other ``Persistable`` class this store
-        has served to remove ``key``.
+        """Ask ``payload_type.delete(key)`` (without ``payload_type``: every ``Persistable``
+        class this store has served) to remove ``key``.
 
         Raises:
             StoreError: no ``payload_type`` was given and no payload has been seen yet.
         """
-        if not self._started:
-            raise StoreNotStarted(f"{self!r} is not started", store=repr(self), name=key.name)
-        classes = dict(self._seen)
-        if self.payload_type is not None:
-            classes[self.payload_type] = None
+        self._check_started(key)
+        classes = self._classes()
         if not classes:
             raise StoreError(
                 f"{self!r} cannot delete {key}: it does not know the payload type yet; "

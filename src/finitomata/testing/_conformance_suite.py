@@ -11,11 +11,13 @@ from ._conformance import (
     Wrap,
     _identity,
 )
+from ._conformance_runtime import RUNTIME_CHECKS
 
 __all__ = ["STORE_CHECKS", "check_store", "run_check"]
 
-STORE_CHECKS: tuple[tuple[str, StoreCheck], ...] = STORE_LEVEL_CHECKS
-"""Every check a store must pass, ``(name, async check(make_store, *, wrap=...))``, in the
+STORE_CHECKS: tuple[tuple[str, StoreCheck], ...] = STORE_LEVEL_CHECKS + RUNTIME_CHECKS
+"""Every check a store must pass (the store-level ones, then the ones run through a real
+``Supervisor``), ``(name, async check(make_store, *, wrap=...))``, in the
 order :func:`check_store` runs them. Parametrise a test over it to see each rule apart."""
 
 
