@@ -1,11 +1,16 @@
-"""Graph queries over a :class:`~finitomata._spec.model.Spec`; linear in states + edges."""
+"""Graph queries over a :class:`~finitomata._spec.model.Spec`; linear in states + edges.
+
+Nodes are state names plus the ``[*]`` pseudo-state ``"*"`` (source of the entry edge and
+target of final edges), so "reachable from the start" is a search from ``"*"`` and "can
+reach the end" a search from ``"*"`` over reversed edges.
+"""
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
 
-from .model import STAR, Spec
+from .model import Spec
 
 __all__ = [
     "adjacency",
@@ -43,10 +48,3 @@ def reachable(adj: Mapping[str, Iterable[str]], roots: Iterable[str]) -> set[str
                 seen.add(nxt)
                 queue.append(nxt)
     return seen
-
-
-def start_and_end(spec: Spec) -> tuple[bool, bool]:
-    """Whether ``[*]`` appears as a source and as a target."""
-    sources = any(t.source == STAR for t in spec.transitions)
-    targets = any(t.target == STAR for t in spec.transitions)
-    return sources, targets

@@ -47,6 +47,7 @@ class EventKind(enum.Enum):
 
     @property
     def suffix(self) -> str:
+        """The suffix that declares this kind in a definition (``""``, ``"!"`` or ``"?"``)."""
         return self.value
 
 
@@ -108,7 +109,7 @@ class Spec:
         determined: states with exactly one outgoing ``(event, target)`` pair.
         conflicts: event names the text declared with two kinds (``end`` and ``end!``);
             ``kinds`` keeps the first. Validation rejects a spec with conflicts (rule
-            ``event_kind_conflict``); parsing alone does not.
+            ``event_kind_conflict``); parsing alone does not. Not part of equality.
         syntax: the syntax the spec was parsed from (not part of equality).
     """
 
@@ -139,38 +140,46 @@ class Spec:
     # -- derived views (computed once; the dataclass is frozen)
     @functools.cached_property
     def states(self) -> tuple[str, ...]:
+        """Every real state (``[*]`` excluded), sorted."""
         found = {t.source for t in self.transitions} | {t.target for t in self.transitions}
         found.discard(STAR)
         return tuple(sorted(found))
 
     @functools.cached_property
     def events(self) -> tuple[str, ...]:
+        """Every event name (without suffix), sorted."""
         return tuple(sorted({t.event for t in self.transitions}))
 
     @functools.cached_property
     def starts(self) -> tuple[Transition, ...]:
+        """The transitions from ``[*]`` (exactly one in a valid spec)."""
         return tuple(t for t in self.transitions if t.source == STAR)
 
     @functools.cached_property
     def entry(self) -> str | None:
+        """The state the entry transition leads to, or ``None`` unless there is exactly one."""
         starts = self.starts
         return starts[0].target if len(starts) == 1 else None
 
     @functools.cached_property
     def entry_event(self) -> str | None:
+        """The event of the entry transition, or ``None`` unless there is exactly one."""
         starts = self.starts
         return starts[0].event if len(starts) == 1 else None
 
     @functools.cached_property
     def finals(self) -> frozenset[str]:
+        """States with a transition to ``[*]``."""
         return frozenset(t.source for t in self.transitions if t.target == STAR)
 
     @functools.cached_property
     def hard_events(self) -> frozenset[str]:
+        """Event names declared with ``!``."""
         return frozenset(e for e, k in self.kinds.items() if k is EventKind.HARD)
 
     @functools.cached_property
     def soft_events(self) -> frozenset[str]:
+        """Event names declared with ``?``."""
         return frozenset(e for e, k in self.kinds.items() if k is EventKind.SOFT)
 
     @functools.cached_property
@@ -204,6 +213,7 @@ class Spec:
         return any(target in ts for ts in self._table.get(state, {}).values())
 
     def kind(self, event: str) -> EventKind:
+        """The kind of ``event`` (``NORMAL`` for an undeclared name)."""
         return self.kinds.get(event, EventKind.NORMAL)
 
     def hard_event(self, state: str) -> str | None:
