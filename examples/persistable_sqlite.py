@@ -176,19 +176,17 @@ class TicketFSM(fm.FSM, definition=TICKET):
 
 async def demo(path: Path) -> list[str]:
     """Run a ticket through two supervisor lifetimes; return what happened, line by line."""
-    from finitomata.runtime import Supervisor
-
     lines: list[str] = []
     Ticket.database = Database(path)
     store = ProtocolStore(Ticket)
     try:
-        async with Supervisor("helpdesk", persistency=store) as sup:
+        async with fm.Supervisor("helpdesk", persistency=store) as sup:
             snap = await sup.start_fsm(TicketFSM, "T-1", Ticket(id="T-1", title="printer"))
             lines.append(f"started: {snap.state} v{snap.version}")
             snap = await sup.transition("T-1", "assign", "ada")
             lines.append(f"assigned to {snap.payload.assignee}: v{snap.version}")
         # A new supervisor (think: the process restarted) resumes the ticket from sqlite.
-        async with Supervisor("helpdesk", persistency=store) as sup:
+        async with fm.Supervisor("helpdesk", persistency=store) as sup:
             snap = await sup.start_fsm(TicketFSM, "T-1", Ticket(id="T-1", title="ignored"))
             lines.append(f"resumed: {snap.state} v{snap.version} assignee={snap.payload.assignee}")
             snap = await sup.transition("T-1", "resolve", "12.50")
