@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -56,7 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         result: int = handler(args)
+        sys.stdout.flush()
     except KeyboardInterrupt:
         print("finitomata: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `finitomata draw ... | head`: the reader went away
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 1
     return result
