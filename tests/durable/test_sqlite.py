@@ -377,3 +377,20 @@ async def test_synchronous_normal_is_applied(tmp_path: Path) -> None:
         assert store._writer is not None
         level = await store._writer.call(lambda c: c.execute("PRAGMA synchronous").fetchone())
         assert level == (2,)  # FULL
+
+
+async def test_read_only_mode_reads_and_refuses_writes(
+    tmp_path: Path, immutable: list[Path]
+) -> None:
+    path = tmp_path / "s.db"
+    with pytest.raises(fm.StoreIOError):  # never creates a file
+        await SQLiteStore(path, read_only=True).start()
+    assert not path.exists()
+    async with SQLiteStore(path) as store:
+        await write(store, key(), 1)
+    make_read_only(path, immutable)  # read_only=True works on a file we may not write
+    async with SQLiteStore(path, read_only=True) as store:
+        assert (await loaded(store, key())).version == 1
+        with pytest.raises(fm.StoreIOError) as info:
+            await write(store, key(), 2)
+        assert info.value.reason == "read_only"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from ..errors import SchemaError
 
-__all__ = ["SCHEMA_VERSION", "ensure_schema"]
+__all__ = ["SCHEMA_VERSION", "check_schema", "ensure_schema"]
 
 SCHEMA_VERSION = 1
 
@@ -133,3 +133,26 @@ def ensure_schema(conn: sqlite3.Connection, *, store: str, path: str) -> int:
     if version > SCHEMA_VERSION:
         raise _newer(version, store=store, path=path)
     return version
+
+
+def check_schema(conn: sqlite3.Connection, *, store: str, path: str) -> None:
+    """Check, without writing, that the file holds the current schema.
+
+    Raises:
+        SchemaError: no finitomata schema, an older one (open the store read-write once to
+            migrate it) or a newer one.
+    """
+    try:
+        version = _stored_version(conn)
+    except SchemaError as exc:
+        raise SchemaError(f"{store}: {path!r}: {exc}", store=store) from None
+    if version > SCHEMA_VERSION:
+        raise _newer(version, store=store, path=path)
+    if version < SCHEMA_VERSION:
+        raise SchemaError(
+            f"{store}: {path!r} holds "
+            + ("no finitomata schema" if version == 0 else f"schema version {version}")
+            + f" (this finitomata uses {SCHEMA_VERSION}); open it once without read_only "
+            "to create or migrate it",
+            store=store,
+        )

@@ -26,16 +26,17 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import StaleSnapshot, StoreError, StoreNotStarted
+from ..errors import StaleSnapshot, StoreError, StoreIOError, StoreNotStarted
 from . import _records as rec
 from ._protocol import Created, Loaded
 from ._sqlite_errors import translate
-from ._sqlite_schema import ensure_schema
+from ._sqlite_schema import check_schema, ensure_schema
 from ._sqlite_worker import SQLiteThread
 from .codecs import DEFAULT_CODEC, Codec
 
@@ -98,6 +99,9 @@ class SQLiteStore:
         max_batch: most transitions committed in one transaction.
         pragmas: extra ``PRAGMA name = value`` applied to every connection (for example
             ``{"cache_size": -65536}``).
+        read_only: open the file for reading only (inspection, backups): nothing is
+            created or migrated, the file must exist with the current schema, and every
+            write raises ``StoreIOError(reason="read_only")``.
 
     Raises:
         ValueError: an argument is out of range.
@@ -114,6 +118,7 @@ class SQLiteStore:
         busy_timeout: float = 5.0,
         max_batch: int = 512,
         pragmas: Mapping[str, int | str] | None = None,
+        read_only: bool = False,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
@@ -134,6 +139,7 @@ class SQLiteStore:
         self._busy_timeout = busy_timeout
         self._max_batch = max_batch
         self._pragmas = dict(pragmas or {})
+        self._read_only = read_only
         self._writer: SQLiteThread | None = None
         self._reader: SQLiteThread | None = None
         self._label = f"SQLiteStore({self._path!r})"
@@ -154,7 +160,7 @@ class SQLiteStore:
     @property
     def started(self) -> bool:
         """True between a successful :meth:`start` and :meth:`aclose`."""
-        return self._writer is not None
+        return self._reader is not None
 
     # ------------------------------------------------------------------ lifecycle
     def _translate(self, exc: sqlite3.Error) -> StoreError:
@@ -168,12 +174,22 @@ class SQLiteStore:
         )
 
     def _open(self, *, writer: bool) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self._path,
-            timeout=self._busy_timeout,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        if self._read_only:
+            uri = f"file:{urllib.parse.quote(os.path.abspath(self._path))}?mode=ro"
+            conn = sqlite3.connect(
+                uri,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                uri=True,
+            )
+        else:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
             if writer:
@@ -196,7 +212,7 @@ class SQLiteStore:
                 conn.execute("UPDATE schema_version SET version = version WHERE id = 1")
                 conn.execute("ROLLBACK")
             else:
-                conn.execute("SELECT count(*) FROM schema_version").fetchone()
+                check_schema(conn, store=self._label, path=self._path)
         except BaseException:
             conn.close()
             raise
@@ -209,7 +225,10 @@ class SQLiteStore:
             StoreIOError: the file is read-only, locked, corrupt, or cannot be created.
             SchemaError: the file holds a newer finitomata schema.
         """
-        if self._writer is not None:
+        if self._reader is not None:
+            return
+        if self._read_only:  # a missing file is an error: mode=ro never creates one
+            await self._start_reader(None)
             return
         writer = SQLiteThread(
             lambda: self._open(writer=True),
@@ -219,6 +238,10 @@ class SQLiteStore:
             translate=self._translate,
             closed=self._closed,
         )
+        await writer.start()
+        await self._start_reader(writer)
+
+    async def _start_reader(self, writer: SQLiteThread | None) -> None:
         reader = SQLiteThread(
             lambda: self._open(writer=False),
             name=f"finitomata-sqlite-reader:{self._path}",
@@ -227,15 +250,16 @@ class SQLiteStore:
             translate=self._translate,
             closed=self._closed,
         )
-        await writer.start()
         try:
             await reader.start()
         except BaseException:
-            await writer.close()
+            if writer is not None:
+                await writer.close()
             raise
         if self.started:  # a concurrent start() won
             await reader.close()
-            await writer.close()
+            if writer is not None:
+                await writer.close()
             return
         self._writer, self._reader = writer, reader
 
@@ -260,10 +284,21 @@ class SQLiteStore:
     ) -> None:
         await self.aclose()
 
-    def _threads(self) -> tuple[SQLiteThread, SQLiteThread]:
-        if self._writer is None or self._reader is None:
+    def _reader_thread(self) -> SQLiteThread:
+        if self._reader is None:
             raise self._closed()
-        return self._writer, self._reader
+        return self._reader
+
+    def _writer_thread(self) -> SQLiteThread:
+        reader = self._reader_thread()
+        if self._writer is None:
+            raise StoreIOError(
+                f"{self._label} was opened with read_only=True: it does not write",
+                reason="read_only",
+                store=self._label,
+            )
+        del reader
+        return self._writer
 
     # ------------------------------------------------------------------ Persistency
     async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
@@ -276,7 +311,7 @@ class SQLiteStore:
             SerializationError: the stored snapshot cannot be decoded (names FSM and store).
             StoreIOError: the database could not be read.
         """
-        _, reader = self._threads()
+        reader = self._reader_thread()
         values = await reader.call(lambda c: c.execute(_SELECT, key).fetchone())
         return rec.decode_load(key, _row(values), fsm, payload, store=self._label)
 
@@ -290,7 +325,7 @@ class SQLiteStore:
             StaleSnapshot: another writer committed first; nothing is written.
             StoreIOError: the transaction holding this write failed; nothing is written.
         """
-        writer, _ = self._threads()
+        writer = self._writer_thread()
         row = rec.encode_snapshot(snapshot, info, self._codec, store=self._label, key=key)
         line = rec.encode_journal(snapshot, info, self._codec) if self._journal else None
         expected = info.expected_version
@@ -350,7 +385,7 @@ class SQLiteStore:
             StoreNotStarted: the store is not started.
             StoreIOError: the write failed.
         """
-        writer, _ = self._threads()
+        writer = self._writer_thread()
         row = rec.encode_error(snapshot, error, self._codec, at=time.time())
         params = (
             *key,
@@ -372,7 +407,7 @@ class SQLiteStore:
             StoreNotStarted: the store is not started.
             StoreIOError: the write failed.
         """
-        writer, _ = self._threads()
+        writer = self._writer_thread()
 
         def job(conn: sqlite3.Connection) -> None:
             for table in ("snapshots", "errors", "journal"):
@@ -387,14 +422,14 @@ class SQLiteStore:
         Raises:
             StoreNotStarted, SerializationError, StoreIOError: as for :meth:`load`.
         """
-        _, reader = self._threads()
+        reader = self._reader_thread()
         key = FSMKey(supervisor, name)
         row = _row(await reader.call(lambda c: c.execute(_SELECT, key).fetchone()))
         return None if row is None else rec.decode_snapshot(key, row, store=self._label)
 
     async def last_error(self, name: str, supervisor: str = "default") -> FailureInfo | None:
         """The latest failure recorded for ``name`` in ``supervisor``, or ``None``."""
-        _, reader = self._threads()
+        reader = self._reader_thread()
         found = await reader.call(
             lambda c: c.execute(
                 "SELECT failure FROM errors WHERE supervisor = ? AND name = ?",
@@ -410,7 +445,7 @@ class SQLiteStore:
     async def fsms(self, supervisor: str | None = None) -> list[rec.StoredFSM]:
         """Every stored FSM (of ``supervisor``, or of all), ordered by supervisor and name,
         with its latest failure; payloads are not decoded."""
-        _, reader = self._threads()
+        reader = self._reader_thread()
         where = "" if supervisor is None else "WHERE s.supervisor = ?"
         args: tuple[str, ...] = () if supervisor is None else (supervisor,)
         rows = await reader.call(
@@ -433,7 +468,7 @@ class SQLiteStore:
     async def journal(self, name: str, supervisor: str = "default") -> list[rec.JournalEntry]:
         """The journal of ``name`` in ``supervisor``, oldest first (empty without
         ``journal=True``)."""
-        _, reader = self._threads()
+        reader = self._reader_thread()
         rows = await reader.call(
             lambda c: c.execute(
                 "SELECT version, source, target, event, event_payload, codec, at FROM journal"
