@@ -216,8 +216,8 @@ def build_options(
         "listener": _listener,
         "mailbox_size": lambda v: _count("mailbox_size", v, 1),
     }
-    changes = {name: converters[name](value) for name, value in given.items()}
-    opts = dataclasses.replace(opts, **changes) if changes else opts  # type: ignore[arg-type]
+    changes: dict[str, Any] = {name: converters[name](value) for name, value in given.items()}
+    opts = dataclasses.replace(opts, **changes) if changes else opts
     if opts.timer is not None and not _overrides(cls, "on_timer"):
         raise _bad(f"timer= is set but {cls.__qualname__} does not define on_timer")
     return opts

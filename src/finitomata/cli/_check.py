@@ -13,7 +13,7 @@ from typing import Any
 
 from .._spec.validate import problems
 from ..errors import ParseError, ValidationError
-from ..parsers import parse
+from ..parsers import Syntax, parse
 from ._common import SYNTAXES, read_definition, report
 
 __all__ = ["register", "run"]
@@ -38,13 +38,13 @@ def _validation_line(path: str, error: ValidationError) -> str:
     return f"{path}:{line}:1: {error}"
 
 
-def check_file(path: str, syntax: str | None) -> int:
+def check_file(path: str, syntax: Syntax | None) -> int:
     """Check one file; report its problems and return how many there were."""
     text = read_definition(path)
     if text is None:
         return 1
     try:
-        spec = parse(text, syntax, check=False)  # type: ignore[arg-type]
+        spec = parse(text, syntax, check=False)
     except ParseError as exc:
         for p in exc.problems:
             report(f"{path}:{p.line}:{p.column}: expected {p.expected}, got {p.text!r}")

@@ -12,11 +12,11 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import ParseError, ValidationError
 from ..parsers import parse
-from ..parsers.render import render
+from ..parsers.render import Format, render
 from ._common import SYNTAXES, read_definition, report
 
 __all__ = ["DOT_MISSING", "dot_to_svg", "register", "run"]
@@ -90,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         report(f"{path}:{exc.lines[0] if exc.lines else 1}:1: {exc}")
         return 1
-    fmt: str = args.format
+    fmt: Format | Literal["svg"] = args.format
     try:
-        output = dot_to_svg(render(spec, "dot")) if fmt == "svg" else render(spec, fmt)  # type: ignore[arg-type]
+        output = dot_to_svg(render(spec, "dot")) if fmt == "svg" else render(spec, fmt)
     except DotError as exc:
         report(f"finitomata draw: {exc}")
         return 1
