@@ -70,8 +70,8 @@ def translate(exc: sqlite3.Error, *, store: str, path: str, name: str | None = N
         )
     if primary == _CANTOPEN or "unable to open" in lowered:
         return StoreIOError(
-            f"{store}: cannot open the database file {path!r} ({text}); check that its "
-            "directory exists and is writable",
+            f"{store}: cannot open the database file {path!r} ({text}); check that it "
+            "exists (or that its directory exists and is writable, to create it)",
             reason="io",
             store=store,
             name=name,
