@@ -97,7 +97,7 @@ class SyncSupervisor:
         self._thread.start()
         ready.wait()
         try:
-            self._run(self._sup.__aenter__())
+            self._run(lambda: self._sup.__aenter__())
         except BaseException:
             self._stop_thread()
             raise
@@ -109,7 +109,7 @@ class SyncSupervisor:
         if self._loop is None or self._thread is None:
             return
         try:
-            self._run(self._sup.aclose())
+            self._run(lambda: self._sup.aclose())
         finally:
             self._stop_thread()
 
@@ -142,28 +142,32 @@ class SyncSupervisor:
             raise RuntimeError("SyncSupervisor called from its own loop thread would deadlock")
         return loop
 
-    def _run(self, coro: Awaitable[T]) -> T:
+    def _run(self, make: Callable[[], Awaitable[T]]) -> T:
+        """Run ``make()`` (an awaitable made on the loop thread) and wait for its result."""
         loop = self._loop_or_raise()
 
         async def call() -> T:
-            return await coro
+            return await make()
 
         return asyncio.run_coroutine_threadsafe(call(), loop).result()
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run the plain function ``fn`` on the loop thread and wait for its result."""
+        loop = self._loop_or_raise()
+
         async def call() -> T:
             return fn(*args, **kwargs)
 
-        return self._run(call())
+        return asyncio.run_coroutine_threadsafe(call(), loop).result()
 
     # ------------------------------------------------------------------ API
     def start_fsm(self, fsm: type[FSM], name: str, payload: Any = None) -> Snapshot:
         """See :meth:`Supervisor.start_fsm`."""
-        return self._run(self._sup.start_fsm(fsm, name, payload))
+        return self._run(lambda: self._sup.start_fsm(fsm, name, payload))
 
     def transition(self, name: str, event: str, event_payload: Any = None) -> Snapshot:
         """See :meth:`Supervisor.transition`."""
-        return self._run(self._sup.transition(name, event, event_payload))
+        return self._run(lambda: self._sup.transition(name, event, event_payload))
 
     def transition_nowait(self, name: str, event: str, event_payload: Any = None) -> None:
         """See :meth:`Supervisor.transition_nowait`."""
@@ -178,15 +182,15 @@ class SyncSupervisor:
 
     def state(self, name: str) -> Snapshot | None:
         """See :meth:`Supervisor.state`."""
-        return self._run(self._sup.state(name))
+        return self._run(lambda: self._sup.state(name))
 
     def timer_tick(self, name: str) -> Snapshot:
         """See :meth:`Supervisor.timer_tick`."""
-        return self._run(self._sup.timer_tick(name))
+        return self._run(lambda: self._sup.timer_tick(name))
 
     def stop_fsm(self, name: str) -> None:
         """See :meth:`Supervisor.stop_fsm`."""
-        self._run(self._sup.stop_fsm(name))
+        self._run(lambda: self._sup.stop_fsm(name))
 
     def alive(self, name: str) -> bool:
         """See :meth:`Supervisor.alive`."""
