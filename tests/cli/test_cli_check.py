@@ -66,6 +66,16 @@ def test_kind_conflict_reported_at_first_line(
     assert "line 3" in err
 
 
+def test_strict_rejects_several_targets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(
+        tmp_path, "split.puml", "[*] --> a : go\na --> b, c : pick\nb --> [*] : s\nc --> [*] : t\n"
+    )
+    assert main(["check", path]) == 0
+    capsys.readouterr()
+    assert main(["check", "--strict", path]) == 1
+    assert capsys.readouterr().err.startswith(f"{path}:2:1: [ambiguous_event]")
+
+
 def test_mixed_files_exit_1_and_report_only_bad_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
