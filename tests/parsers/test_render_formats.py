@@ -85,3 +85,22 @@ def test_lint_reports_definition_errors() -> None:
         lint("[*] --> a\n")
     with pytest.raises(fm.ValidationError):
         lint("[*] --> a : go\n")
+
+
+def test_names_that_no_definition_can_express_are_refused() -> None:
+    spec = fm.Spec(
+        (fm.Transition("*", "my state", "go"), fm.Transition("my state", "*", "stop")), {}
+    )
+    for fmt in ("plantuml", "mermaid"):
+        with pytest.raises(ValueError, match="'my state' is not an identifier"):
+            render(spec, fmt)  # type: ignore[arg-type]
+    assert '"my state"' in render(spec, "dot")
+
+
+def test_dot_quotes_hand_built_names() -> None:
+    spec = fm.Spec(
+        (fm.Transition("*", 'say "hi"', "go"), fm.Transition('say "hi"', "*", "a\\b")), {}
+    )
+    dot = render(spec, "dot")
+    assert '"say \\"hi\\""' in dot
+    assert '[label="a\\\\b"]' in dot

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from .._spec.model import END_EVENT, STAR, START_EVENT, EventKind, Spec, Transition
+from ._lines import IDENT
 
 __all__ = [
     "FORMATS",
@@ -50,7 +51,14 @@ def _state(name: str) -> str:
     return "[*]" if name == STAR else name
 
 
+def _check_names(spec: Spec) -> None:
+    for name in (*spec.states, *spec.events):
+        if IDENT.fullmatch(name) is None:
+            raise ValueError(f"{name!r} is not an identifier; it cannot be written as a definition")
+
+
 def _state_lines(spec: Spec) -> list[str]:
+    _check_names(spec)
     return [
         f"{_state(t.source)} --> {_state(t.target)} : {_event(spec, t.event)}"
         for t in _ordered(spec)
@@ -58,7 +66,12 @@ def _state_lines(spec: Spec) -> list[str]:
 
 
 def render_plantuml(spec: Spec) -> str:
-    """The spec as a PlantUML state diagram (``@startuml`` ... ``@enduml``)."""
+    """The spec as a PlantUML state diagram (``@startuml`` ... ``@enduml``).
+
+    Raises:
+        ValueError: a state or event name is not an identifier (only possible for a
+            hand-built spec), so no definition could express it.
+    """
     return "\n".join(["@startuml", *_state_lines(spec), "@enduml"]) + "\n"
 
 
@@ -76,8 +89,13 @@ def is_flowchart_shaped(spec: Spec) -> bool:
 
 def render_mermaid(spec: Spec) -> str:
     """The spec as Mermaid: a ``flowchart TD`` when it is flowchart-shaped (see
-    :func:`is_flowchart_shaped`), else a ``stateDiagram-v2``."""
+    :func:`is_flowchart_shaped`), else a ``stateDiagram-v2``.
+
+    Raises:
+        ValueError: as :func:`render_plantuml`.
+    """
     if is_flowchart_shaped(spec):
+        _check_names(spec)
         lines = ["flowchart TD"]
         lines += [
             f"    {t.source} --> |{_event(spec, t.event)}| {t.target}"
@@ -89,14 +107,18 @@ def render_mermaid(spec: Spec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _dot_id(name: str) -> str:
-    return '"[*]"' if name == STAR else f'"{name}"'
+    return '"[*]"' if name == STAR else _dot_quote(name)
 
 
 def render_dot(spec: Spec, *, name: str = "fsm") -> str:
     """The spec as a Graphviz ``digraph``; ``[*]`` is drawn as a start dot and an end ring."""
     lines = [
-        f'digraph "{name}" {{',
+        f"digraph {_dot_quote(name)} {{",
         "    rankdir=LR;",
         '    node [shape=box, style=rounded, fontname="Helvetica"];',
         '    edge [fontname="Helvetica", fontsize=10];',
@@ -106,8 +128,8 @@ def render_dot(spec: Spec, *, name: str = "fsm") -> str:
     lines += [f"    {_dot_id(state)};" for state in spec.states]
     for t in _ordered(spec):
         target = '"[*] end"' if t.target == STAR else _dot_id(t.target)
-        label = _event(spec, t.event).replace('"', '\\"')
-        lines.append(f'    {_dot_id(t.source)} -> {target} [label="{label}"];')
+        label = _dot_quote(_event(spec, t.event))
+        lines.append(f"    {_dot_id(t.source)} -> {target} [label={label}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -123,7 +145,8 @@ def render(spec: Spec, fmt: Format = "plantuml") -> str:
     """Render ``spec`` as ``fmt`` (``"plantuml"``, ``"mermaid"`` or ``"dot"``).
 
     Raises:
-        ValueError: ``fmt`` is not one of :data:`FORMATS`.
+        ValueError: ``fmt`` is not one of :data:`FORMATS`, or (PlantUML, Mermaid) a name
+            is not an identifier.
     """
     renderer = _RENDERERS.get(fmt)
     if renderer is None:
