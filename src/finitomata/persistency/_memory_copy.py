@@ -20,7 +20,16 @@ from typing import Any
 
 from .._snapshot import FailureInfo, Snapshot
 
-__all__ = ["copy_failure", "copy_snapshot", "copy_value"]
+__all__ = [
+    "Record",
+    "copy_failure",
+    "copy_snapshot",
+    "copy_value",
+    "freeze",
+    "state_of",
+    "thaw",
+    "version_of",
+]
 
 _ATOMS: frozenset[type] = frozenset(
     {
@@ -41,19 +50,21 @@ _ATOMS: frozenset[type] = frozenset(
     }
 )
 
-# class -> field names, for frozen dataclasses (None: the class is not one)
+_UNKNOWN = object()
+
+# class -> the attributes to check before sharing an instance: ``()`` for classes whose
+# instances never change (frozenset, enums), the field names of frozen dataclasses, and
+# ``None`` for every other class (copied with deepcopy).
 _frozen_fields: dict[type, tuple[str, ...] | None] = {}
 
 
 def _frozen_dataclass_fields(cls: type) -> tuple[str, ...] | None:
-    try:
-        return _frozen_fields[cls]
-    except KeyError:
-        pass
     names: tuple[str, ...] | None = None
     params = getattr(cls, "__dataclass_params__", None)
-    if params is not None and params.frozen:
-        names = tuple(f.name for f in dataclasses.fields(cls))
+    if issubclass(cls, frozenset | enum.Enum):
+        names = ()
+    elif params is not None and params.frozen:
+        names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
     _frozen_fields[cls] = names
     return names
 
@@ -63,18 +74,31 @@ def _copy(value: Any) -> Any:
     if cls in _ATOMS:
         return value
     if cls is dict:
-        return {k: _copy(v) for k, v in value.items()}
+        for v in value.values():
+            if type(v) not in _ATOMS:
+                return {k: v if type(v) in _ATOMS else _copy(v) for k, v in value.items()}
+        return value.copy()
     if cls is list:
-        return [_copy(v) for v in value]
+        for v in value:
+            if type(v) not in _ATOMS:
+                return [v if type(v) in _ATOMS else _copy(v) for v in value]
+        return value.copy()
     if cls is tuple:
-        items = [_copy(v) for v in value]
-        if all(a is b for a, b in zip(items, value, strict=True)):
-            return value
-        return tuple(items)
-    if cls is frozenset or isinstance(value, enum.Enum):
+        for v in value:
+            if type(v) not in _ATOMS:
+                items = [_copy(v) for v in value]
+                if all(a is b for a, b in zip(items, value, strict=True)):
+                    return value
+                return tuple(items)
         return value
-    names = _frozen_dataclass_fields(cls)
-    if names is not None and all(_copy(getattr(value, n)) is getattr(value, n) for n in names):
+    names = _frozen_fields.get(cls, _UNKNOWN)
+    if names is _UNKNOWN:
+        names = _frozen_dataclass_fields(cls)
+    if names is not None:
+        for name in names:  # type: ignore[attr-defined]
+            v = getattr(value, name)
+            if type(v) not in _ATOMS and _copy(v) is not v:
+                return copy.deepcopy(value)
         return value
     return copy.deepcopy(value)
 
@@ -103,7 +127,12 @@ def copy_failure(failure: FailureInfo) -> FailureInfo:
 
 def copy_snapshot(snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with its payload (and last error) copied; itself when all is immutable."""
-    payload = copy_value(snapshot.payload)
+    payload = snapshot.payload
+    if type(payload) in _ATOMS:
+        if snapshot.last_error is None:
+            return snapshot
+    else:
+        payload = copy_value(payload)
     last_error = snapshot.last_error
     if last_error is not None:
         last_error = copy_failure(last_error)
@@ -117,3 +146,43 @@ def copy_snapshot(snapshot: Snapshot) -> Snapshot:
         snapshot.history,
         last_error,
     )
+
+
+Record = Snapshot | tuple[str, str, int, tuple[str, ...], FailureInfo | None, Any]
+"""What a table keeps per key: the snapshot itself when nothing in it can change, else
+``(name, state, version, history, last_error, payload copy)`` (building a new frozen
+``Snapshot`` at every commit would cost more than the copy itself)."""
+
+
+def freeze(snapshot: Snapshot) -> Record:
+    """The record of a copy of ``snapshot`` taken now."""
+    payload = snapshot.payload
+    last_error = snapshot.last_error
+    if type(payload) in _ATOMS and last_error is None:
+        return snapshot
+    copied = copy_value(payload)
+    if last_error is not None:
+        last_error = copy_failure(last_error)
+    elif copied is payload:
+        return snapshot
+    return (snapshot.name, snapshot.state, snapshot.version, snapshot.history, last_error, copied)
+
+
+def thaw(record: Record) -> Snapshot:
+    """A snapshot from ``record`` that shares nothing mutable with it."""
+    if type(record) is Snapshot:
+        return record
+    name, state, version, history, last_error, payload = record  # type: ignore[misc]
+    if last_error is not None:
+        last_error = copy_failure(last_error)
+    return Snapshot(name, state, copy_value(payload), version, history, last_error)
+
+
+def version_of(record: Record) -> int:
+    """The version of the snapshot in ``record``."""
+    return record.version if type(record) is Snapshot else record[2]  # type: ignore[index]
+
+
+def state_of(record: Record) -> str:
+    """The state of the snapshot in ``record``."""
+    return record.state if type(record) is Snapshot else record[1]  # type: ignore[index]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from .._config import memory_table
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
 from ..errors import DefinitionMismatch, StaleSnapshot, StoreNotStarted
-from ._memory_copy import copy_failure, copy_snapshot
+from ._memory_copy import Record, copy_failure, freeze, state_of, thaw, version_of
 from ._protocol import Created, Loaded
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ __all__ = ["MemoryStore"]
 @dataclasses.dataclass(eq=False, slots=True)
 class _Table:
     owner: MemoryStore
-    snapshots: dict[FSMKey, Snapshot] = dataclasses.field(default_factory=dict)
+    snapshots: dict[FSMKey, Record] = dataclasses.field(default_factory=dict)
     errors: dict[FSMKey, FailureInfo] = dataclasses.field(default_factory=dict)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     alive: bool = True
@@ -177,11 +177,12 @@ class MemoryStore:
             StoreNotStarted: the table has no owner.
             DefinitionMismatch: the stored state is not a state of ``fsm`` any more.
         """
-        stored = self._live(key.name).snapshots.get(key)
-        if stored is None:
+        record = self._live(key.name).snapshots.get(key)
+        if record is None:
             return Created(payload, 0)
-        if stored.state == "*":
-            return Created(payload, stored.version)
+        if state_of(record) == "*":
+            return Created(payload, version_of(record))
+        stored = thaw(record)
         spec = getattr(fsm, "spec", None)
         if spec is not None and stored.state not in spec.states:
             raise DefinitionMismatch(
@@ -190,7 +191,7 @@ class MemoryStore:
                 store=repr(self),
                 name=key.name,
             )
-        return Loaded(copy_snapshot(stored))
+        return Loaded(stored)
 
     async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:
         """Store a copy of ``snapshot`` if the stored version is ``info.expected_version``
@@ -200,24 +201,21 @@ class MemoryStore:
             StoreNotStarted: the table has no owner.
             StaleSnapshot: the stored version differs; nothing is changed.
         """
-        entry = self._live(key.name)
-        frozen = copy_snapshot(snapshot)
+        entry = _tables.get(self._table)  # inlined _live: this is the hot path
+        if entry is None:
+            entry = self._live(key.name)
+        frozen = freeze(snapshot)
+        expected = info.expected_version
         with entry.lock:
             current = entry.snapshots.get(key)
             if current is None:
-                if info.expected_version != 0:
+                if expected != 0:
                     raise StaleSnapshot(
-                        name=key.name,
-                        expected=info.expected_version,
-                        actual=None,
-                        store=repr(self),
+                        name=key.name, expected=expected, actual=None, store=repr(self)
                     )
-            elif current.version != info.expected_version:
+            elif (actual := version_of(current)) != expected:
                 raise StaleSnapshot(
-                    name=key.name,
-                    expected=info.expected_version,
-                    actual=current.version,
-                    store=repr(self),
+                    name=key.name, expected=expected, actual=actual, store=repr(self)
                 )
             if not entry.alive:
                 raise self._dropped(key.name)
@@ -263,8 +261,8 @@ class MemoryStore:
         Raises:
             StoreNotStarted: the table has no owner.
         """
-        stored = self._live(name).snapshots.get(FSMKey(supervisor, name))
-        return None if stored is None else copy_snapshot(stored)
+        record = self._live(name).snapshots.get(FSMKey(supervisor, name))
+        return None if record is None else thaw(record)
 
     async def last_error(self, name: str, supervisor: str = "default") -> FailureInfo | None:
         """A copy of the last failure persisted for ``name`` in ``supervisor``, or ``None``.

@@ -1,0 +1,149 @@
+"""How much MemoryStore costs the runtime: awaited transitions/s with and without it.
+
+Run: ``python bench/persistency.py`` (about a minute; ``--quick`` for a smoke run).
+
+Workloads, the same 3-state cycle (``idle -> running -> done -> idle``):
+
+* one FSM, awaited ``sup.transition`` calls one after the other;
+* 10,000 FSMs, 100 concurrent callers each driving its share of FSMs round-robin.
+
+Each runs with no store, with a no-op store (what the runtime's own store path costs:
+building the key and the ``TransitionInfo``, awaiting the call), and with ``MemoryStore``,
+for an immutable payload (a frozen dataclass: shared, not copied) and a mutable one (a
+small dict holding a list: copied at every commit). The issue's bar: MemoryStore costs at
+most 25% of the throughput without a store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import gc
+import time
+import uuid
+from typing import Any
+
+import finitomata as fm
+from finitomata.persistency import Created, FSMKey, MemoryStore, TransitionInfo
+
+CYCLE = """
+[*] --> idle : begin
+idle --> running : start
+running --> done : finish
+done --> idle : reset
+running --> [*] : stop
+"""
+EVENTS = {"idle": "start", "running": "finish", "done": "reset"}
+
+
+class Cycle(fm.FSM, definition=CYCLE):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Counter:
+    id: str
+    n: int = 0
+
+
+class NoopStore:
+    """Accepts everything, keeps nothing: the floor any store sits on."""
+
+    started = True
+
+    async def start(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+    async def load(self, key: FSMKey, fsm: type, payload: object) -> Created:
+        return Created(payload, 0)
+
+    async def store(self, key: FSMKey, snapshot: fm.Snapshot, info: TransitionInfo) -> None:
+        pass
+
+    async def store_error(self, key: FSMKey, snapshot: fm.Snapshot, error: Any) -> None:
+        pass
+
+    async def delete(self, key: FSMKey) -> None:
+        pass
+
+
+def payload_for(kind: str, name: str) -> Any:
+    if kind == "frozen dataclass":
+        return Counter(name)
+    return {"id": name, "n": 0, "tags": ["a", "b"]}
+
+
+async def one_fsm(make_store: Any, kind: str, n: int) -> float:
+    store = make_store() if make_store else None
+    async with fm.Supervisor(f"bench-{uuid.uuid4().hex[:6]}", persistency=store) as sup:
+        snap = await sup.start_fsm(Cycle, "one", payload_for(kind, "one"))
+        state = snap.state
+        gc.collect()
+        started = time.perf_counter()
+        for _ in range(n):
+            state = (await sup.transition("one", EVENTS[state])).state
+        elapsed = time.perf_counter() - started
+    return n / elapsed
+
+
+async def many_fsms(make_store: Any, kind: str, fsms: int, rounds: int) -> float:
+    store = make_store() if make_store else None
+    callers = 100
+    async with fm.Supervisor(f"bench-{uuid.uuid4().hex[:6]}", persistency=store) as sup:
+        names = [f"fsm-{i}" for i in range(fsms)]
+        for name in names:
+            await sup.start_fsm(Cycle, name, payload_for(kind, name))
+
+        async def caller(mine: list[str]) -> None:
+            states = dict.fromkeys(mine, "idle")
+            for _ in range(rounds):
+                for name in mine:
+                    states[name] = (await sup.transition(name, EVENTS[states[name]])).state
+
+        gc.collect()
+        started = time.perf_counter()
+        await asyncio.gather(*(caller(names[i::callers]) for i in range(callers)))
+        elapsed = time.perf_counter() - started
+    return fsms * rounds / elapsed
+
+
+async def best_of(repeats: int, run: Any, *args: Any) -> float:
+    return max([await run(*args) for _ in range(repeats)])
+
+
+async def main(quick: bool) -> None:
+    n_one = 5_000 if quick else 50_000
+    fsms, rounds = (1_000, 2) if quick else (10_000, 5)
+    repeats = 1 if quick else 3
+
+    def store() -> MemoryStore:
+        return MemoryStore(f"bench-{uuid.uuid4().hex[:8]}")
+
+    print(f"awaited transitions/s, best of {repeats} (higher is better)")
+    header = f"{'workload':<46}{'no store':>10}{'no-op store':>13}{'MemoryStore':>13}"
+    print(f"{header}{'cost':>8}{'of which store':>16}")
+    for kind in ("frozen dataclass", "dict"):
+        workloads = [
+            (f"1 FSM, {n_one:,} transitions, {kind}", one_fsm, (kind, n_one)),
+            (f"{fsms:,} FSMs x {rounds}, 100 callers, {kind}", many_fsms, (kind, fsms, rounds)),
+        ]
+        for label, run, args in workloads:
+            base = await best_of(repeats, run, None, *args)
+            noop = await best_of(repeats, run, NoopStore, *args)
+            mem = await best_of(repeats, run, store, *args)
+            print(
+                f"{label:<46}{base:>10,.0f}{noop:>13,.0f}{mem:>13,.0f}"
+                f"{1 - mem / base:>8.1%}{1 - mem / noop:>16.1%}"
+            )
+    print("cost = 1 - MemoryStore/no store (the bar is <= 25%);")
+    print("of which store = 1 - MemoryStore/no-op store (what MemoryStore itself adds)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    asyncio.run(main(parser.parse_args().quick))
