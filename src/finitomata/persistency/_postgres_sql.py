@@ -100,6 +100,19 @@ class Statements:
             f" FROM {s}.journal WHERE supervisor = $1 AND name = $2 ORDER BY id"
         )
         self.write = self._write(s, journal=journal, journal_keep=journal_keep)
+        # one row, no journal: the plain compare-and-set (cheaper to plan and run)
+        self.update_one = (
+            f"UPDATE {s}.snapshots SET state = $3, payload = $4, codec = $5, version = $6,"
+            " definition_hash = $7, history = $8, last_error = $9, updated_at = $10"
+            " WHERE supervisor = $1 AND name = $2 AND version = $11"
+        )
+        self.insert_one = (
+            f"INSERT INTO {s}.snapshots (supervisor, name, state, payload, codec, version,"
+            " definition_hash, history, last_error, updated_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            " ON CONFLICT (supervisor, name) DO NOTHING"
+        )
+        self.version_of = f"SELECT version FROM {s}.snapshots WHERE supervisor = $1 AND name = $2"
 
     @staticmethod
     def _write(s: str, *, journal: bool, journal_keep: int | None) -> str:
