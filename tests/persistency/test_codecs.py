@@ -13,6 +13,7 @@ import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -231,3 +232,18 @@ def test_importing_finitomata_does_not_import_pydantic() -> None:
         "finitomata.testing; assert 'pydantic' not in sys.modules, 'pydantic imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+class Aliased(pydantic.BaseModel):
+    """Fields with aliases: recorded by name, validated back by name."""
+
+    order_id: str = pydantic.Field(alias="orderId")
+    when: dt.date
+
+
+def test_pydantic_model_with_aliases_round_trips() -> None:
+    codec = JSONCodec()
+    value = Aliased.model_validate({"orderId": "o-1", "when": dt.date(2024, 1, 2)})
+    back = codec.decode(codec.encode(value))
+    assert back == value
+    assert type(back) is Aliased

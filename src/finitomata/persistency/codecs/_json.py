@@ -164,6 +164,15 @@ def _decode_object(node: dict[str, Any]) -> Any:
     return obj
 
 
+def _decode_pydantic(node: dict[str, Any]) -> Any:
+    model: Any = _class_of(node, _is_pydantic_model, "pydantic model")
+    fields = {k: _decode(v) for k, v in node["fields"].items()}
+    try:  # fields are recorded by name; pydantic >= 2.11 validates by name on request
+        return model.model_validate(fields, by_name=True)
+    except TypeError:  # older pydantic 2: no by_name (models with aliases need populate_by_name)
+        return model.model_validate(fields)
+
+
 _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "dict": lambda n: {_decode(k): _decode(v) for k, v in n["items"]},
     "tuple": lambda n: tuple(_decode_items(n)),
@@ -180,9 +189,7 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "complex": lambda n: complex(*n["ri"]),
     "enum": lambda n: _class_of(n, lambda c: issubclass(c, enum.Enum), "enum")(_decode(n["value"])),
     "dataclass": _decode_dataclass,
-    "pydantic": lambda n: _class_of(n, _is_pydantic_model, "pydantic model").model_validate(  # type: ignore[attr-defined]
-        {k: _decode(v) for k, v in n["fields"].items()}
-    ),
+    "pydantic": _decode_pydantic,
     "namedtuple": lambda n: _class_of(
         n, lambda c: issubclass(c, tuple) and hasattr(c, "_fields"), "named tuple"
     )(*_decode_items(n)),
