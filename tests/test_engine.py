@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 import finitomata as fm
@@ -118,3 +120,17 @@ def test_step_table_matches_the_spec() -> None:
     )
     # the table-driven commit equals the spec-driven one
     assert commit(SPEC, A, "go", None, "b", "P", history_size=2).snapshot == nxt
+
+
+def test_fast_constructors_equal_the_dataclasses() -> None:
+    from finitomata._engine import make_snapshot, make_transition_info
+
+    error = fm.FailureInfo("refused", "a", "go", "r")
+    assert make_snapshot("x", "a", {"p": 1}, 3, ("c",), error) == Snapshot(
+        "x", "a", {"p": 1}, 3, ("c",), error
+    )
+    fields = ("a", "b", "go", {"k": 1}, 2, 12.5, "hash", "id-1")
+    assert make_transition_info(*fields) == fm.TransitionInfo(*fields)
+    # every field is set (a new field in the dataclass must be added to the fast path)
+    assert len(dataclasses.fields(Snapshot)) == 6
+    assert len(dataclasses.fields(fm.TransitionInfo)) == 8

@@ -56,6 +56,7 @@ class Behaviour:
         "after_transition",
         "asyncs",
         "cls",
+        "definition_hash",
         "fsm",
         "lru",
         "on_enter",
@@ -79,6 +80,7 @@ class Behaviour:
         self.cls = cls
         self.fsm = cls()
         self.spec = cls.spec
+        self.definition_hash = cls.definition_hash
         self.options = cls.options
         self.store = store
         overridden = callbacks_of(cls)

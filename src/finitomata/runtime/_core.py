@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .._engine import Failed, check_event, fail
+from .._engine import Failed, check_event, fail, make_transition_info
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
 from .._spec.model import STAR
 from ..errors import (
@@ -41,6 +41,9 @@ Outcome = Snapshot | BaseException
 TIMER_EVENT = "__timer__"
 
 log = logging.getLogger("finitomata.runtime")
+
+_key = tuple.__new__  # FSMKey(a, b) without the namedtuple's Python-level __new__
+_now = time.time
 
 
 class Core:
@@ -127,16 +130,16 @@ class Core:
             if new is not None and store is not None:
                 try:
                     await store.store(
-                        FSMKey(self.id, cell.name),
+                        _key(FSMKey, (self.id, cell.name)),
                         new,
-                        TransitionInfo(
+                        make_transition_info(
                             state,
                             new.state,
                             event,
                             event_payload,
                             snap.version,
-                            time.time(),
-                            beh.cls.definition_hash,
+                            _now(),
+                            beh.definition_hash,
                         ),
                     )
                 except Exception as exc:

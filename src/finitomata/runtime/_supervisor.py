@@ -414,7 +414,26 @@ class Supervisor(Core):
                 the FSM was restarted from it.
             SupervisorClosed: the supervisor closed before the event ran.
         """
-        out = await self._submit(self._lookup(name), EVENT, event, event_payload)
+        cell = self._cells.get(name)
+        if cell is None:
+            cell = self._lookup(name)
+        if cell.busy or cell.snapshot is None:
+            out = await self._submit(cell, EVENT, event, event_payload)
+        else:
+            # Hot path (an idle resident FSM): run inline in the caller's task; this is
+            # _submit + _process + _release unrolled to save two coroutine frames.
+            cell.busy = True
+            try:
+                out = await self._event(cell, event, event_payload)
+            except BaseException:
+                self._interrupted(cell)
+                raise
+            if cell.mailbox:
+                self._spawn(self._drain(cell))
+            else:
+                cell.busy = False
+                if cell.beh.passivates and cell.status == "live":
+                    self._idle(cell)
         if isinstance(out, BaseException):
             raise out
         return out
