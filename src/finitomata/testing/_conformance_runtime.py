@@ -61,6 +61,7 @@ class _FaultyStore:
         self.fail_load = False
         self.fail_store = False
         self.errors: list[FailureInfo] = []
+        self.stored: dict[str, int] = {}
 
     @property
     def started(self) -> bool:
@@ -81,6 +82,7 @@ class _FaultyStore:
         if self.fail_store:
             raise InjectedFault(f"injected store failure for {key}")
         await self.inner.store(key, snapshot, info)
+        self.stored[key.name] = snapshot.version
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         self.errors.append(error)
@@ -240,6 +242,31 @@ async def check_runtime_store_failure(make_store: StoreFactory, *, wrap: Wrap = 
         _expect(_state(snap) == ("busy", 2), f"the next commit must be (busy, 2): {_state(snap)}")
 
 
+async def check_runtime_stored_before_announced(
+    make_store: StoreFactory, *, wrap: Wrap = _identity
+) -> None:
+    """Every commit (entry, event, each step of a hard chain, the terminal one) is stored
+    before listeners hear of it."""
+    name = "announced"
+    faulty = _FaultyStore(await make_store_from(make_store))
+    early: list[tuple[int, int | None]] = []
+
+    class Checker:
+        def after_transition(self, fsm_name: str, snapshot: Snapshot) -> None:
+            if fsm_name == name and faulty.stored.get(name) != snapshot.version:
+                early.append((snapshot.version, faulty.stored.get(name)))
+
+    async with Supervisor(_supervisor_id(), persistency=faulty, listeners=(Checker(),)) as sup:
+        await sup.start_fsm(RuntimeFSM, name, wrap({"n": 1}))
+        await sup.transition(name, "work")
+        await sup.transition(name, "finish")
+    _expect(faulty.stored.get(name) == 4, f"4 commits must be stored, got {faulty.stored}")
+    _expect(
+        not early,
+        f"(announced version, stored version) announced before being stored: {early}",
+    )
+
+
 async def check_runtime_failures_recorded(
     make_store: StoreFactory, *, wrap: Wrap = _identity
 ) -> None:
@@ -354,6 +381,7 @@ RUNTIME_CHECKS: tuple[tuple[str, StoreCheck], ...] = (
     ("runtime_reload_after_crash", check_runtime_reload_after_crash),
     ("runtime_resume_in_new_supervisor", check_runtime_resume_in_new_supervisor),
     ("runtime_store_failure", check_runtime_store_failure),
+    ("runtime_stored_before_announced", check_runtime_stored_before_announced),
     ("runtime_failures_recorded", check_runtime_failures_recorded),
     ("runtime_load_failure", check_runtime_load_failure),
     ("runtime_terminal_then_reuse", check_runtime_terminal_then_reuse),
