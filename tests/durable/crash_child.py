@@ -4,6 +4,9 @@ KIND is ``sqlite`` (TARGET: the file) or ``postgres`` (TARGET: the schema). COUN
 commit transitions concurrently, forever; after each acknowledged commit (``store``
 returned) the line ``ack NAME VERSION`` is written to stdout (unbuffered), never before.
 
+MODE ``supervisor``: the same through a real ``Supervisor`` (id ``crash-sup``): COUNT
+``Counter`` FSMs are started, then each one is driven ``work``/``rest`` forever with awaited
+``transition`` calls; ``ack NAME VERSION`` follows each returned snapshot.
 MODE ``ack``: just run; the parent kills the process right after reading acknowledgements.
 MODE ``midbatch``: every FSM commits versions 1 and 2 (acknowledged), then the version-3
 writes of all FSMs are put in ONE batch that is held open in the middle of its transaction
@@ -26,8 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import finitomata as fm
 from durable.cases import PG_DSN
-from durable.helpers import Item, Machine
+from durable.helpers import Counter, Item, Machine
 from finitomata import FSMKey, Snapshot, TransitionInfo
 from finitomata.persistency import SQLiteStore
 from finitomata.persistency.postgres import PostgresStore
@@ -125,6 +129,23 @@ async def midbatch_postgres(store: PostgresStore, schema: str, count: int) -> No
     await asyncio.gather(*tasks)
 
 
+async def run_supervisor(store: Any, count: int) -> None:
+    async with fm.Supervisor("crash-sup", persistency=store) as sup:
+        names = [name_of(i) for i in range(count)]
+        await asyncio.gather(*(sup.start_fsm(Counter, n, Item(n, 0)) for n in names))
+        say("started")
+
+        async def drive(name: str) -> None:
+            while True:
+                current = await sup.state(name)
+                assert current is not None
+                event = "work" if current.state == "idle" else "rest"
+                snapshot = await sup.transition(name, event)
+                say(f"ack {name} {snapshot.version}")
+
+        await asyncio.gather(*(drive(n) for n in names))
+
+
 async def main(kind: str, target: str, mode: str, count: int) -> None:
     store: Any
     if kind == "sqlite":
@@ -135,6 +156,8 @@ async def main(kind: str, target: str, mode: str, count: int) -> None:
     say("ready")
     if mode == "ack":
         await run_forever(store, count)
+    elif mode == "supervisor":
+        await run_supervisor(store, count)
     elif kind == "sqlite":
         await midbatch_sqlite(store, count)
     else:

@@ -23,6 +23,16 @@ class Machine(fm.FSM, definition=DEFINITION):
     """The FSM the durable tests load with."""
 
 
+class Counter(fm.FSM, definition=DEFINITION):
+    """Counts its transitions in an :class:`Item` payload: ``payload.count == version``."""
+
+    async def on_transition(
+        self, state: str, event: str, event_payload: Any, payload: Any
+    ) -> tuple[str, Any]:
+        target = self.default_target(state, event)
+        return target, dataclasses.replace(payload, count=payload.count + 1)
+
+
 class Renamed(fm.FSM, definition="[*] --> ready : begin\nready --> [*] : finish\n"):
     """The same FSM after its states were renamed (``idle``/``busy`` are gone)."""
 
