@@ -351,3 +351,33 @@ def test_cyclic_values_are_copied() -> None:
     copied = copy_value(cyclic)
     assert copied is not cyclic
     assert copied[1] is copied
+
+
+async def test_same_payload_object_committed_twice_is_copied_each_time(
+    owner: MemoryStore,
+) -> None:
+    key = FSMKey("default", "same")
+    payload: dict[str, list[int]] = {"items": [1]}
+    await _commit(owner, key, "idle", payload, 1)
+    payload["items"].append(2)
+    await _commit(owner, key, "busy", payload, 2)
+    payload["items"].append(3)
+    got = await owner.get("same")
+    assert got is not None
+    assert got.payload == {"items": [1, 2]}
+    frozen = Frozen("f", (1, 2))
+    other = FSMKey("default", "frozen")
+    await _commit(owner, other, "idle", frozen, 1)
+    await _commit(owner, other, "busy", frozen, 2)
+    stored = await owner.get("frozen")
+    assert stored is not None
+    assert stored.payload is frozen, "an immutable payload is shared, never copied"
+    holder = FrozenHoldingList([1])
+    third = FSMKey("default", "holder")
+    await _commit(owner, third, "idle", holder, 1)
+    holder.items.append(2)
+    await _commit(owner, third, "busy", holder, 2)
+    holder.items.append(3)
+    stored = await owner.get("holder")
+    assert stored is not None
+    assert stored.payload == FrozenHoldingList([1, 2])

@@ -15,7 +15,9 @@ import dataclasses
 import datetime as dt
 import decimal
 import enum
+import operator
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from .._snapshot import FailureInfo, Snapshot
@@ -52,21 +54,35 @@ _ATOMS: frozenset[type] = frozenset(
 
 _UNKNOWN = object()
 
-# class -> the attributes to check before sharing an instance: ``()`` for classes whose
-# instances never change (frozenset, enums), the field names of frozen dataclasses, and
-# ``None`` for every other class (copied with deepcopy).
-_frozen_fields: dict[type, tuple[str, ...] | None] = {}
+_Fields = Callable[[Any], tuple[Any, ...]]
 
 
-def _frozen_dataclass_fields(cls: type) -> tuple[str, ...] | None:
-    names: tuple[str, ...] | None = None
+def _no_fields(value: Any) -> tuple[Any, ...]:
+    return ()
+
+
+# class -> how to get the attribute values to check before sharing an instance: none for
+# classes whose instances never change (frozenset, enums), the fields of frozen
+# dataclasses; ``None`` for every other class (copied with deepcopy).
+_shared_if: dict[type, _Fields | None] = {}
+
+
+def _plan(cls: type) -> _Fields | None:
+    plan: _Fields | None = None
     params = getattr(cls, "__dataclass_params__", None)
     if issubclass(cls, frozenset | enum.Enum):
-        names = ()
+        plan = _no_fields
     elif params is not None and params.frozen:
-        names = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
-    _frozen_fields[cls] = names
-    return names
+        names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        if not names:
+            plan = _no_fields
+        elif len(names) == 1:
+            getter = operator.attrgetter(names[0])
+            plan = lambda value: (getter(value),)  # noqa: E731
+        else:
+            plan = operator.attrgetter(*names)
+    _shared_if[cls] = plan
+    return plan
 
 
 def _copy(value: Any) -> Any:
@@ -91,12 +107,11 @@ def _copy(value: Any) -> Any:
                     return value
                 return tuple(items)
         return value
-    names = _frozen_fields.get(cls, _UNKNOWN)
-    if names is _UNKNOWN:
-        names = _frozen_dataclass_fields(cls)
-    if names is not None:
-        for name in names:  # type: ignore[attr-defined]
-            v = getattr(value, name)
+    plan = _shared_if.get(cls, _UNKNOWN)
+    if plan is _UNKNOWN:
+        plan = _plan(cls)
+    if plan is not None:
+        for v in plan(value):  # type: ignore[operator]
             if type(v) not in _ATOMS and _copy(v) is not v:
                 return copy.deepcopy(value)
         return value

@@ -204,22 +204,33 @@ class MemoryStore:
         entry = _tables.get(self._table)  # inlined _live: this is the hot path
         if entry is None:
             entry = self._live(key.name)
-        frozen = freeze(snapshot)
+        snapshots = entry.snapshots
+        previous = snapshots.get(key)
+        if (
+            type(previous) is Snapshot
+            and previous.payload is snapshot.payload
+            and snapshot.last_error is None
+        ):
+            frozen: Record = snapshot  # that very payload was found immutable at a commit
+        else:
+            frozen = freeze(snapshot)
         expected = info.expected_version
         with entry.lock:
-            current = entry.snapshots.get(key)
+            current = snapshots.get(key)
             if current is None:
                 if expected != 0:
                     raise StaleSnapshot(
                         name=key.name, expected=expected, actual=None, store=repr(self)
                     )
-            elif (actual := version_of(current)) != expected:
+            elif (
+                actual := current.version if type(current) is Snapshot else current[2]  # type: ignore[index]
+            ) != expected:
                 raise StaleSnapshot(
                     name=key.name, expected=expected, actual=actual, store=repr(self)
                 )
             if not entry.alive:
                 raise self._dropped(key.name)
-            entry.snapshots[key] = frozen
+            snapshots[key] = frozen
 
     def _dropped(self, name: str) -> StoreNotStarted:
         return StoreNotStarted(
