@@ -1,0 +1,99 @@
+"""The finitomata pytest plugin, registered by the ``pytest11`` entry point ``finitomata``.
+
+Fixtures (function scope):
+
+``fake_clock``
+    a :class:`~finitomata.runtime.FakeClock` starting at 0; move time with
+    ``await fake_clock.advance(seconds)``.
+``recorder``
+    a :class:`~finitomata.testing.Recorder` subscribed to ``supervisor``.
+``finitomata_store``
+    the store ``supervisor`` uses for every FSM: by default a ``MemoryStore`` on a table
+    of the test's own (dropped after the test). Override this fixture in a ``conftest.py``
+    to use another store, or return ``None`` to let each FSM class use its own
+    ``persistency=`` option.
+``supervisor``
+    an entered :class:`~finitomata.Supervisor` with the three fixtures above, closed after
+    the test. Needs pytest-asyncio.
+
+The plugin never imports pytest-asyncio at load time: without it, pytest runs as usual and
+only a test asking for ``supervisor`` fails, with a message saying what to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from ..persistency import MemoryStore
+from ..runtime import FakeClock, Supervisor
+from ._recorder import Recorder
+
+__all__ = [
+    "fake_clock",
+    "finitomata_store",
+    "recorder",
+    "supervisor",
+]
+
+HAS_PYTEST_ASYNCIO = importlib.util.find_spec("pytest_asyncio") is not None
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A :class:`FakeClock` at time 0 (the ``supervisor`` fixture runs on it)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """A :class:`Recorder` (subscribed to the ``supervisor`` fixture)."""
+    return Recorder()
+
+
+@pytest.fixture
+def finitomata_store() -> Any:
+    """The store of the ``supervisor`` fixture: a ``MemoryStore`` on a table of this test
+    (``None`` means each FSM class's own ``persistency=``)."""
+    return MemoryStore(f"finitomata.testing.{uuid.uuid4().hex}")
+
+
+async def _supervisor(
+    fake_clock: FakeClock, recorder: Recorder, finitomata_store: Any, request: Any
+) -> AsyncIterator[Supervisor]:
+    sup_id = f"test-{request.node.name}"[:120]
+    async with Supervisor(
+        sup_id, persistency=finitomata_store, clock=fake_clock, listeners=(recorder,)
+    ) as sup:
+        yield sup
+
+
+if HAS_PYTEST_ASYNCIO:
+    import pytest_asyncio
+
+    @pytest_asyncio.fixture
+    async def supervisor(
+        fake_clock: FakeClock,
+        recorder: Recorder,
+        finitomata_store: Any,
+        request: pytest.FixtureRequest,
+    ) -> AsyncIterator[Supervisor]:
+        """An entered :class:`Supervisor` on ``fake_clock`` and ``finitomata_store``,
+        with ``recorder`` subscribed; closed after the test."""
+        async for sup in _supervisor(fake_clock, recorder, finitomata_store, request):
+            yield sup
+
+else:
+
+    @pytest.fixture
+    def supervisor() -> Any:
+        """Unavailable: the ``supervisor`` fixture needs pytest-asyncio."""
+        pytest.fail(
+            "the finitomata `supervisor` fixture needs pytest-asyncio: "
+            "pip install pytest-asyncio (or finitomata[test])",
+            pytrace=False,
+        )
