@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pydantic
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import finitomata as fm
@@ -126,6 +126,7 @@ json_values = st.recursive(
 )
 
 
+@settings(deadline=None, max_examples=60)
 @given(json_values)
 def test_json_round_trips_nested_containers(value: Any) -> None:
     codec = JSONCodec()
