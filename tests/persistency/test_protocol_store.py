@@ -166,3 +166,20 @@ async def test_example_box_keeps_its_last_error(tmp_path: Path) -> None:
 def test_payload_type_must_be_a_class() -> None:
     with pytest.raises(TypeError, match="must be a class"):
         ProtocolStore(AsyncDoc())  # type: ignore[arg-type]
+
+
+async def test_undecodable_row_is_an_error_naming_fsm_and_store(tmp_path: Path) -> None:
+    database = persistable_sqlite.Database(tmp_path / "corrupt.db")
+    persistable_sqlite.Box.database = database
+    try:
+        key = FSMKey("s", "n")
+        async with ProtocolStore(persistable_sqlite.Box) as store:
+            await store.store(key, Snapshot("n", "idle", persistable_sqlite.Box(1), 1), _info(1))
+            database.conn.execute("UPDATE snapshots SET snapshot = ?", (b"{not json",))
+            with pytest.raises(fm.SerializationError) as caught:
+                await store.load(key, ConformanceFSM, persistable_sqlite.Box(2))
+        assert caught.value.name == "n"
+        assert caught.value.store == "ProtocolStore(persistable_sqlite:Box)"
+    finally:
+        persistable_sqlite.Box.database = None
+        database.close()
