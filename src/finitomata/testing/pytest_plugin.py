@@ -16,13 +16,13 @@ Fixtures (function scope):
     an entered :class:`~finitomata.Supervisor` with the three fixtures above, closed after
     the test. Needs pytest-asyncio.
 
-The plugin never imports pytest-asyncio at load time: without it, pytest runs as usual and
-only a test asking for ``supervisor`` fails, with a message saying what to install.
+pytest-asyncio is optional: when it cannot be imported, pytest runs as usual and only a
+test asking for ``supervisor`` fails, with a message saying what to install.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -40,7 +40,13 @@ __all__ = [
     "supervisor",
 ]
 
-HAS_PYTEST_ASYNCIO = importlib.util.find_spec("pytest_asyncio") is not None
+pytest_asyncio: Any
+try:
+    pytest_asyncio = importlib.import_module("pytest_asyncio")
+except ImportError:
+    pytest_asyncio = None
+
+HAS_PYTEST_ASYNCIO = pytest_asyncio is not None
 
 
 @pytest.fixture
@@ -63,8 +69,13 @@ def finitomata_store() -> Any:
 
 
 async def _supervisor(
-    fake_clock: FakeClock, recorder: Recorder, finitomata_store: Any, request: Any
+    fake_clock: FakeClock,
+    recorder: Recorder,
+    finitomata_store: Any,
+    request: pytest.FixtureRequest,
 ) -> AsyncIterator[Supervisor]:
+    """An entered :class:`Supervisor` on ``fake_clock`` and ``finitomata_store``, with
+    ``recorder`` subscribed; closed after the test."""
     sup_id = f"test-{request.node.name}"[:120]
     async with Supervisor(
         sup_id, persistency=finitomata_store, clock=fake_clock, listeners=(recorder,)
@@ -72,28 +83,17 @@ async def _supervisor(
         yield sup
 
 
-if HAS_PYTEST_ASYNCIO:
-    import pytest_asyncio
+def _missing_pytest_asyncio() -> Any:
+    """Unavailable: the ``supervisor`` fixture needs pytest-asyncio."""
+    pytest.fail(
+        "the finitomata `supervisor` fixture needs pytest-asyncio: "
+        "pip install pytest-asyncio (or finitomata[test])",
+        pytrace=False,
+    )
 
-    @pytest_asyncio.fixture
-    async def supervisor(
-        fake_clock: FakeClock,
-        recorder: Recorder,
-        finitomata_store: Any,
-        request: pytest.FixtureRequest,
-    ) -> AsyncIterator[Supervisor]:
-        """An entered :class:`Supervisor` on ``fake_clock`` and ``finitomata_store``,
-        with ``recorder`` subscribed; closed after the test."""
-        async for sup in _supervisor(fake_clock, recorder, finitomata_store, request):
-            yield sup
 
-else:
-
-    @pytest.fixture
-    def supervisor() -> Any:
-        """Unavailable: the ``supervisor`` fixture needs pytest-asyncio."""
-        pytest.fail(
-            "the finitomata `supervisor` fixture needs pytest-asyncio: "
-            "pip install pytest-asyncio (or finitomata[test])",
-            pytrace=False,
-        )
+supervisor: Any = (
+    pytest_asyncio.fixture(_supervisor, name="supervisor")
+    if pytest_asyncio is not None
+    else pytest.fixture(_missing_pytest_asyncio, name="supervisor")
+)
