@@ -96,6 +96,30 @@ async def test_stale_row_fails_alone_in_its_batch(tmp_path: Path) -> None:
         assert (await loaded(store, key("stale"))).version == 1
 
 
+async def test_job_failing_after_writing_is_undone_alone(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await write(store, key("k"), 1)
+        assert store._writer is not None
+        gate = Gate(store)
+        await gate.wait_entered()
+
+        def half_done(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE snapshots SET version = 99 WHERE name = 'k'")
+            raise RuntimeError("bug after a write")
+
+        before = asyncio.create_task(write(store, key("a"), 1))
+        broken = store._writer.submit(half_done)
+        after = asyncio.create_task(write(store, key("k"), 2))
+        await queued(store, 3)
+        await gate.open()
+        with pytest.raises(RuntimeError, match="bug after a write"):
+            await broken
+        await before
+        await after
+        assert (await loaded(store, key("k"))).version == 2  # its write was rolled back
+        assert (await loaded(store, key("a"))).version == 1
+
+
 async def test_unencodable_payload_fails_before_the_batch(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "s.db") as store:
         with pytest.raises(fm.SerializationError) as info:

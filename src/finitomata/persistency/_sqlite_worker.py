@@ -3,11 +3,13 @@
 A :class:`SQLiteThread` runs jobs (``fn(connection) -> result``) submitted from any event
 loop and hands each result back to the loop of its caller. In *group-commit* mode (the
 writer) it drains every job queued while the previous commit was running and runs them in
-ONE ``BEGIN IMMEDIATE ... COMMIT`` transaction, each job inside its own savepoint:
+ONE ``BEGIN IMMEDIATE ... COMMIT`` transaction:
 
-- a job raising a non-``sqlite3`` error (``StaleSnapshot``, a bug) or a row-level
-  ``sqlite3`` error (constraint, bad parameter) is rolled back to its savepoint and fails
-  alone; the other jobs of the batch still commit;
+- a job raising one of the *clean* errors (``StaleSnapshot``: refused before writing) fails
+  alone, and the others commit;
+- a job raising anything else (a row-level ``sqlite3`` error such as a constraint, a bug)
+  may have written part of its rows: the transaction is rolled back, that job fails alone
+  and the other jobs run again in a new transaction;
 - an environment error (I/O, disk full, locked, corrupt) or a failing ``COMMIT`` rolls the
   whole transaction back and fails exactly the jobs of that batch;
 - every caller is released only after the ``COMMIT`` returned (or the rollback).
@@ -72,6 +74,8 @@ class SQLiteThread:
         translate: maps a ``sqlite3.Error`` to the :class:`StoreError` callers see.
         closed: builds the error given to a job queued after :meth:`close` (a store never
             silently drops a write).
+        clean: exception types a job raises only BEFORE writing anything (for example
+            ``StaleSnapshot``): such a job fails alone and its batch goes on.
     """
 
     def __init__(
@@ -83,8 +87,10 @@ class SQLiteThread:
         max_batch: int,
         translate: Callable[[sqlite3.Error], StoreError],
         closed: Callable[[], StoreError],
+        clean: tuple[type[Exception], ...] = (),
     ) -> None:
         self._closed = closed
+        self._clean = clean
         self._connect = connect
         self._name = name
         self._group_commit = group_commit
@@ -192,33 +198,43 @@ class SQLiteThread:
         self._deliver(outcomes)
 
     def _run_batch(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+        while jobs:
+            jobs = self._attempt(conn, jobs)
+
+    def _attempt(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[_Job]:
+        """Run ``jobs`` in one transaction; return the jobs to run again (in a new one)
+        when a job failed after it may have written, else ``[]``."""
         self.batches += 1
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
-                conn.execute("SAVEPOINT job")
                 try:
-                    value = job.fn(conn)
+                    outcomes.append((job.future, True, job.fn(conn)))
+                    continue
+                except self._clean as exc:  # refused before writing anything
+                    outcomes.append((job.future, False, exc))
+                    continue
                 except sqlite3.Error as exc:
                     if not isinstance(exc, _ROW_LEVEL):
                         raise
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((job.future, False, self._translate(exc)))
+                    error: BaseException = self._translate(exc)
                 except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    outcomes.append((job.future, False, exc))
-                else:
-                    outcomes.append((job.future, True, value))
-                conn.execute("RELEASE job")
+                    error = exc
+                # this job may have written part of its rows: undo the whole transaction,
+                # fail this job alone and run the others again
+                conn.execute("ROLLBACK")
+                self._deliver([(job.future, False, error)])
+                return [other for other in jobs if other is not job]
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             self._deliver([(job.future, False, self._translate(exc)) for job in jobs])
-            return
+            return []
         self._deliver(outcomes)
+        return []
 
     @staticmethod
     def _deliver(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

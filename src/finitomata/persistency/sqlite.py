@@ -237,6 +237,7 @@ class SQLiteStore:
             max_batch=self._max_batch,
             translate=self._translate,
             closed=self._closed,
+            clean=(StaleSnapshot,),
         )
         await writer.start()
         await self._start_reader(writer)
