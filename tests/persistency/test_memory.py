@@ -13,7 +13,7 @@ import pytest
 
 import finitomata as fm
 from finitomata import FailureInfo, FSMKey, Snapshot
-from finitomata.persistency import Created, Loaded, MemoryStore, TransitionInfo
+from finitomata.persistency import Created, Loaded, MemoryStore, TransitionInfo, memory
 from finitomata.persistency._memory_copy import copy_snapshot, copy_value
 from finitomata.testing import ConformanceFSM
 
@@ -381,3 +381,34 @@ async def test_same_payload_object_committed_twice_is_copied_each_time(
     stored = await owner.get("holder")
     assert stored is not None
     assert stored.payload == FrozenHoldingList([1, 2])
+
+
+async def test_an_uncopyable_payload_fails_the_write_naming_its_type(owner: MemoryStore) -> None:
+    key = FSMKey("default", "lock")
+    holder = Mutable([1])
+    holder.lock = threading.Lock()  # type: ignore[attr-defined]
+    with pytest.raises(fm.SerializationError, match="cannot copy") as caught:
+        await _commit(owner, key, "idle", holder, 1)
+    assert caught.value.type_name == f"{__name__}:Mutable"
+    assert caught.value.name == "lock"
+    assert await owner.get("lock") is None, "nothing is stored"
+
+
+async def test_a_write_racing_the_owner_closing_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner = await MemoryStore.start_link(table=_table())
+    writer = MemoryStore(owner.table)
+    key = FSMKey("default", "late")
+    await _commit(writer, key, "idle", 1, 1)
+    entry = memory._tables[owner.table]
+    await owner.aclose()
+    assert not entry.alive
+    # the writer looked the table up just before the owner dropped it
+    monkeypatch.setitem(memory._tables, owner.table, entry)
+    with pytest.raises(fm.StoreNotStarted, match="closed by its owner"):
+        await _commit(writer, key, "busy", 1, 2)
+    with pytest.raises(fm.StoreNotStarted, match="closed by its owner"):
+        await writer.store_error(
+            key, Snapshot("late", "idle", 1, 1), FailureInfo("refused", "idle", "work", "x")
+        )

@@ -32,9 +32,10 @@ from typing import TYPE_CHECKING
 
 from .._config import memory_table
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import DefinitionMismatch, StaleSnapshot, StoreNotStarted
+from ..errors import DefinitionMismatch, SerializationError, StaleSnapshot, StoreNotStarted
 from ._memory_copy import Record, copy_failure, freeze, state_of, thaw, version_of
 from ._protocol import Created, Loaded
+from .codecs._base import type_name
 
 if TYPE_CHECKING:
     from ..fsm import FSM
@@ -205,32 +206,46 @@ class MemoryStore:
         if entry is None:
             entry = self._live(key.name)
         snapshots = entry.snapshots
-        previous = snapshots.get(key)
-        if (
-            type(previous) is Snapshot
-            and previous.payload is snapshot.payload
-            and snapshot.last_error is None
-        ):
-            frozen: Record = snapshot  # that very payload was found immutable at a commit
-        else:
-            frozen = freeze(snapshot)
         expected = info.expected_version
         with entry.lock:
+            if not entry.alive:
+                raise self._dropped(key.name)
             current = snapshots.get(key)
             if current is None:
                 if expected != 0:
                     raise StaleSnapshot(
                         name=key.name, expected=expected, actual=None, store=repr(self)
                     )
-            elif (
-                actual := current.version if type(current) is Snapshot else current[2]  # type: ignore[index]
-            ) != expected:
+            elif type(current) is Snapshot:
+                if current.version != expected:
+                    raise StaleSnapshot(
+                        name=key.name, expected=expected, actual=current.version, store=repr(self)
+                    )
+                if current.payload is snapshot.payload and snapshot.last_error is None:
+                    # that very payload object was found immutable when it was committed
+                    snapshots[key] = snapshot
+                    return
+            elif current[2] != expected:  # type: ignore[index]
                 raise StaleSnapshot(
-                    name=key.name, expected=expected, actual=actual, store=repr(self)
+                    name=key.name,
+                    expected=expected,
+                    actual=current[2],  # type: ignore[index]
+                    store=repr(self),
                 )
-            if not entry.alive:
-                raise self._dropped(key.name)
-            snapshots[key] = frozen
+            snapshots[key] = self._freeze(key, snapshot)
+
+    def _freeze(self, key: FSMKey, snapshot: Snapshot) -> Record:
+        try:
+            return freeze(snapshot)
+        except Exception as exc:  # deepcopy of an uncopyable object raises anything
+            name = type_name(type(snapshot.payload))
+            raise SerializationError(
+                f"MemoryStore cannot copy the payload of FSM {key.name!r} (type {name}): "
+                f"{type(exc).__name__}: {exc}",
+                type_name=name,
+                store=repr(self),
+                name=key.name,
+            ) from exc
 
     def _dropped(self, name: str) -> StoreNotStarted:
         return StoreNotStarted(
