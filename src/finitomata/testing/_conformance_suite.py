@@ -47,6 +47,14 @@ async def check_store(
 ) -> None:
     """Check a persistency adapter against every rule of the contract.
 
+    Runs :data:`STORE_CHECKS` in order: the store-level rules (load of nothing, store then
+    load, version compare-and-set, ``store_error``, delete, terminal then reuse, 100
+    concurrent writers, payload round trips, copies, per-supervisor keys, lifecycle), then
+    the runtime-level ones through a real :class:`~finitomata.runtime.Supervisor` (reload
+    after a crash, resume in a new supervisor, a store raising on ``store`` or ``load``,
+    failures recorded, commits stored before they are announced, terminal then reuse, an
+    unstarted class-level store). Each check uses keys of its own (fresh supervisor ids).
+
     Args:
         make_store: a zero-argument callable returning a store that nobody has started yet
             (or an awaitable of one); it is called several times, and stores it returns
