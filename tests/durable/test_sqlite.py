@@ -418,3 +418,15 @@ async def test_read_only_mode_reads_and_refuses_writes(
         with pytest.raises(fm.StoreIOError) as info:
             await write(store, key(), 2)
         assert info.value.reason == "read_only"
+
+
+async def test_one_store_serves_several_event_loops(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        await write(store, key("here"), 1)
+
+        async def elsewhere() -> int:
+            await write(store, key("there"), 1)
+            return (await loaded(store, key("here"))).version
+
+        assert await asyncio.to_thread(asyncio.run, elsewhere()) == 1
+        assert (await loaded(store, key("there"))).version == 1

@@ -344,13 +344,18 @@ def decode_load(
 
 
 def decode_stored(key: FSMKey, row: SnapshotRow, error: ErrorRow | None) -> StoredFSM:
-    """A :class:`StoredFSM` summary of ``row`` (the payload is not decoded)."""
+    """A :class:`StoredFSM` summary of ``row`` (the payload is not decoded). Never raises on
+    bad data: an unreadable failure or history is shown as such (this serves inspection)."""
     last_error = None
     if error is not None:
         try:
             last_error = decode_failure(error.failure)
         except SerializationError:
             last_error = None
+    try:
+        history = tuple(str(s) for s in json.loads(row.history))
+    except (ValueError, TypeError):  # inspection shows what it can
+        history = ("<unreadable history>",)
     return StoredFSM(
         supervisor=key.supervisor,
         name=key.name,
@@ -359,6 +364,6 @@ def decode_stored(key: FSMKey, row: SnapshotRow, error: ErrorRow | None) -> Stor
         codec=row.codec,
         definition_hash=row.definition_hash,
         updated_at=row.updated_at,
-        history=tuple(json.loads(row.history)),
+        history=history,
         last_error=last_error,
     )

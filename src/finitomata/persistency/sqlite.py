@@ -84,8 +84,9 @@ class SQLiteStore:
     file: the version compare-and-set fences a stale writer.
 
     Args:
-        path: the database file (created with its tables when missing). The directory must
-            be writable: SQLite keeps ``-wal`` and ``-shm`` files beside it.
+        path: the database file (created with its tables when missing; the default
+            ``finitomata.db`` is relative to the working directory). The directory must be
+            writable: SQLite keeps ``-wal`` and ``-shm`` files beside it.
         codec: encodes payloads (default: JSON). Each row records its codec's name and is
             decoded with that codec, so changing the codec keeps old rows readable.
         synchronous: ``"FULL"`` (default: every acknowledged commit is on disk) or
