@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS: tuple[str, ...] = ("check", "draw", "inspect", "demo")
+COMMANDS: tuple[str, ...] = ("check", "draw", "inspect", "demo", "new")
 """Names of the command modules (``finitomata.cli._<name>``), in help order."""
 
 EXIT_USAGE = 2
