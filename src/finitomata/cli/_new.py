@@ -70,12 +70,19 @@ def _literal(text: str) -> str:
     return repr(text)
 
 
+def _str(text: str) -> str:
+    """A string literal in the double quotes formatters prefer."""
+    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
+
+
 def render_files(name: str, definition: str, spec: Spec, source: str) -> dict[str, str]:
     """The two files for module ``name`` (already a valid module name): ``{filename:
     text}``."""
     title = "".join(part.capitalize() for part in name.split("_"))
     choices = {pair: sorted(spec.targets(*pair))[0] for pair in spec.ambiguous()}
-    shown = ", ".join(f"{k!r}: {v!r}" for k, v in sorted(choices.items()))
+    shown = ", ".join(
+        f"({_str(k[0])}, {_str(k[1])}): {_str(v)}" for k, v in sorted(choices.items())
+    )
     values = {
         "title": title,
         "cls": f"{title}FSM",
