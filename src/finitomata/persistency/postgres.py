@@ -21,9 +21,6 @@ the FSM notice (its next write is stale and it reloads), nothing acknowledged is
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
 import inspect
 import time
 from types import TracebackType
@@ -32,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import asyncpg  # type: ignore[import-untyped]
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import SchemaError, StaleSnapshot, StoreError, StoreNotStarted, StoreUnavailable
+from ..errors import SchemaError, StoreError, StoreNotStarted, StoreUnavailable
 from . import _records as rec
+from ._postgres_batch import BatchWriter
 from ._postgres_errors import CONNECTION_ERRORS, describe_server, translate
 from ._postgres_sql import SCHEMA_VERSION, Statements
 from ._protocol import Created, Loaded
@@ -54,23 +52,6 @@ async def _keep_session(connection: Any) -> None:
 _NO_RESET: dict[str, Any] = (
     {"reset": _keep_session} if "reset" in inspect.signature(asyncpg.create_pool).parameters else {}
 )
-
-
-class _Write:
-    __slots__ = ("future", "journal", "key", "row")
-
-    def __init__(
-        self,
-        key: FSMKey,
-        row: rec.SnapshotRow,
-        expected: int,
-        journal: rec.JournalRow | None,
-        future: asyncio.Future[None],
-    ) -> None:
-        self.key = key
-        self.row = (row, expected)
-        self.journal = journal
-        self.future = future
 
 
 class PostgresStore:
@@ -131,14 +112,7 @@ class PostgresStore:
         self._label = f"PostgresStore({self._server}, schema={schema!r})"
         self._pool: Any = None
         self._owns_pool = False
-        self._pending: collections.deque[_Write] = collections.deque()
-        self._wake: asyncio.Event | None = None
-        self._workers: list[asyncio.Task[None]] = []
-        self._accepting = False
-        self._inflight = 0
-        self._idle = asyncio.Event()
-        self.batches = 0
-        """Write statements sent so far (to observe batching)."""
+        self._batcher: BatchWriter | None = None
 
     def __repr__(self) -> str:
         return self._label
@@ -151,7 +125,7 @@ class PostgresStore:
     @property
     def started(self) -> bool:
         """True between a successful :meth:`start` and :meth:`aclose`."""
-        return self._pool is not None and self._accepting
+        return self._batcher is not None
 
     @property
     def application_name(self) -> str:
@@ -204,12 +178,16 @@ class PostgresStore:
                 await pool.close()
             return
         self._pool, self._owns_pool = pool, owned
-        self._accepting = True
-        self._wake = asyncio.Event()
-        self._workers = [
-            asyncio.get_running_loop().create_task(self._writer(), name=f"{self._label}#{n}")
-            for n in range(self._pipeline)
-        ]
+        self._batcher = BatchWriter(
+            pool,
+            self._sql,
+            journal=self._journal,
+            pipeline=self._pipeline,
+            max_batch=self._max_batch,
+            fail=self._fail,
+            closed=self._closed,
+            label=self._label,
+        )
 
     async def _prepare_schema(self, pool: Any) -> None:
         try:
@@ -241,22 +219,19 @@ class PostgresStore:
     async def aclose(self) -> None:
         """Finish the queued and in-flight writes, stop the writers, close the pool if the
         store opened it (a pool passed in is never closed). Idempotent."""
-        pool = self._pool
-        if pool is None or not self._accepting:
+        batcher, pool = self._batcher, self._pool
+        if batcher is None:
             return
-        self._accepting = False
-        while self._pending or self._inflight:
-            self._idle.clear()
-            await self._idle.wait()
-        for worker in self._workers:
-            worker.cancel()
-        for worker in self._workers:
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
-        self._workers = []
+        self._batcher = None  # refuse new operations from now on
+        await batcher.stop()
         self._pool = None
         if self._owns_pool:
             await pool.close()
+
+    @property
+    def batches(self) -> int:
+        """Write statements sent so far (to observe batching)."""
+        return 0 if self._batcher is None else self._batcher.batches
 
     async def __aenter__(self) -> PostgresStore:
         await self.start()
@@ -278,131 +253,9 @@ class PostgresStore:
         )
 
     def _live_pool(self) -> Any:
-        if self._pool is None or not self._accepting:
+        if self._pool is None or self._batcher is None:
             raise self._closed()
         return self._pool
-
-    # ------------------------------------------------------------------ batched writes
-    async def _writer(self) -> None:
-        assert self._wake is not None
-        while True:
-            while not self._pending:
-                self._wake.clear()
-                await self._wake.wait()
-            batch = [
-                self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))
-            ]
-            if self._pending:
-                self._wake.set()  # let another writer take the rest meanwhile
-            self._inflight += 1
-            try:
-                await self._flush(batch)
-            finally:
-                self._inflight -= 1
-                if not self._pending and not self._inflight:
-                    self._idle.set()
-
-    async def _flush(self, batch: list[_Write]) -> None:
-        self.batches += 1
-        if len(batch) == 1 and not self._journal:
-            await self._flush_one(batch[0])
-            return
-        rows = [w.row for w in batch]
-        args: list[list[Any]] = [
-            [w.key.supervisor for w in batch],
-            [w.key.name for w in batch],
-            [r.state for r, _ in rows],
-            [r.payload for r, _ in rows],
-            [r.codec for r, _ in rows],
-            [r.version for r, _ in rows],
-            [e for _, e in rows],
-            [r.definition_hash for r, _ in rows],
-            [r.history for r, _ in rows],
-            [r.last_error for r, _ in rows],
-            [r.updated_at for r, _ in rows],
-        ]
-        if self._journal:
-            lines = [w.journal for w in batch]
-            args += [
-                [j.source if j else "" for j in lines],
-                [j.target if j else "" for j in lines],
-                [j.event if j else "" for j in lines],
-                [j.event_payload if j else b"" for j in lines],
-                [j.codec if j else "" for j in lines],
-                [j.at if j else 0.0 for j in lines],
-            ]
-        try:
-            result = await self._pool.fetch(self._sql.write, *args)
-        except asyncio.CancelledError:
-            for w in batch:
-                if not w.future.done():
-                    w.future.set_exception(self._closed())
-            raise
-        except Exception as exc:
-            for w in batch:
-                if not w.future.done():
-                    w.future.set_exception(self._fail(exc, w.key.name))
-            return
-        for record in result:
-            w = batch[record["ord"] - 1]
-            if w.future.done():
-                continue
-            if record["written"]:
-                w.future.set_result(None)
-            else:
-                w.future.set_exception(
-                    StaleSnapshot(
-                        name=w.key.name,
-                        expected=w.row[1],
-                        actual=record["actual"],
-                        store=self._label,
-                    )
-                )
-
-    async def _flush_one(self, w: _Write) -> None:
-        """A lone write: the plain ``UPDATE ... WHERE version = $expected`` (or ``INSERT ...
-        ON CONFLICT DO NOTHING`` for a first commit), one round trip."""
-        row, expected = w.row
-        values = (
-            w.key.supervisor,
-            w.key.name,
-            row.state,
-            row.payload,
-            row.codec,
-            row.version,
-            row.definition_hash,
-            row.history,
-            row.last_error,
-            row.updated_at,
-        )
-        try:
-            if expected == 0:
-                status = await self._pool.execute(self._sql.insert_one, *values)
-                written = status == "INSERT 0 1"
-            else:
-                status = await self._pool.execute(self._sql.update_one, *values, expected)
-                written = status == "UPDATE 1"
-            actual = (
-                None
-                if written
-                else await self._pool.fetchval(self._sql.version_of, w.key.supervisor, w.key.name)
-            )
-        except asyncio.CancelledError:
-            if not w.future.done():
-                w.future.set_exception(self._closed())
-            raise
-        except Exception as exc:
-            if not w.future.done():
-                w.future.set_exception(self._fail(exc, w.key.name))
-            return
-        if w.future.done():
-            return
-        if written:
-            w.future.set_result(None)
-        else:
-            w.future.set_exception(
-                StaleSnapshot(name=w.key.name, expected=expected, actual=actual, store=self._label)
-            )
 
     # ------------------------------------------------------------------ Persistency
     async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
@@ -434,13 +287,10 @@ class PostgresStore:
             StoreUnavailable: the connection was lost; the write was not acknowledged.
         """
         self._live_pool()
-        assert self._wake is not None
+        assert self._batcher is not None
         row = rec.encode_snapshot(snapshot, info, self._codec, store=self._label, key=key)
         line = rec.encode_journal(snapshot, info, self._codec) if self._journal else None
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Write(key, row, info.expected_version, line, future))
-        self._wake.set()
-        await future
+        await self._batcher.submit(key, row, info.expected_version, line)
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         """Record ``error`` as the latest failure of ``key``; the snapshot is left unchanged.

@@ -292,15 +292,15 @@ class SQLiteStore:
         return self._reader
 
     def _writer_thread(self) -> SQLiteThread:
-        reader = self._reader_thread()
-        if self._writer is None:
-            raise StoreIOError(
-                f"{self._label} was opened with read_only=True: it does not write",
-                reason="read_only",
-                store=self._label,
-            )
-        del reader
-        return self._writer
+        if self._writer is not None:
+            return self._writer
+        if self._reader is None:
+            raise self._closed()
+        raise StoreIOError(
+            f"{self._label} was opened with read_only=True: it does not write",
+            reason="read_only",
+            store=self._label,
+        )
 
     # ------------------------------------------------------------------ Persistency
     async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
@@ -345,10 +345,8 @@ class SQLiteStore:
         )
 
         def job(conn: sqlite3.Connection) -> None:
-            if expected == 0:
+            if expected == 0:  # a first commit (no row is ever stored at version 0)
                 written = conn.execute(_INSERT, (*key, *values)).rowcount == 1
-                if not written:  # a terminal row at version 0 does not exist; try anyway
-                    written = conn.execute(_UPDATE, (*values, *key, 0)).rowcount == 1
             else:
                 written = conn.execute(_UPDATE, (*values, *key, expected)).rowcount == 1
             if not written:
