@@ -17,7 +17,7 @@ from finitomata.persistency import Created
 from finitomata.persistency.postgres import PostgresStore
 
 from .cases import PG_DSN, drop_schema_async, new_schema
-from .helpers import Item, Machine, Renamed, loaded, write
+from .helpers import Counter, Item, Machine, Renamed, loaded, write
 
 pytestmark = pytest.mark.postgres
 
@@ -220,3 +220,32 @@ async def test_not_started_and_closed(schema: str) -> None:
 def test_bad_schema_name() -> None:
     with pytest.raises(ValueError, match="identifier"):
         PostgresStore(PG_DSN, schema='x"; DROP TABLE y; --')
+
+
+async def test_connection_loss_through_a_supervisor(schema: str, admin: asyncpg.Connection) -> None:
+    async with (
+        PostgresStore(PG_DSN, schema=schema) as store,
+        fm.Supervisor("shop", persistency=store) as sup,
+    ):
+        await sup.start_fsm(Counter, "order-1", Item("order-1", 0))
+        locker = await asyncpg.connect(PG_DSN)
+        try:
+            tx = locker.transaction()
+            await tx.start()
+            await locker.execute(f'SELECT 1 FROM "{schema}".snapshots FOR UPDATE')
+            in_flight = asyncio.create_task(sup.transition("order-1", "work"))
+            await wait_for_lock_waiter(admin, store.application_name)
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = $1",
+                store.application_name,
+            )
+            with pytest.raises(fm.TransitionFailed) as info:
+                await in_flight
+            assert info.value.failure.stage == "persistency"
+            assert "127.0.0.1:5432" in info.value.failure.reason
+            await tx.rollback()
+        finally:
+            await locker.close()
+        after = await sup.transition("order-1", "work")  # reconnected, nothing lost
+        assert (after.version, after.state, after.payload) == (2, "busy", Item("order-1", 2))
