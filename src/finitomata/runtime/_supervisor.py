@@ -108,8 +108,8 @@ class Supervisor(Core):
             raise ValueError("restart_intensity must be an int >= 0")
         if restart_period <= 0:
             raise ValueError("restart_period must be > 0 seconds")
-        if persistency is not None and isinstance(persistency, type):
-            raise TypeError("Supervisor(persistency=...) takes a store object, not a class")
+        if isinstance(persistency, type):
+            persistency = persistency()  # a store class means "its default instance"
         self.id = id
         self.persistency = persistency
         self._clock_arg = clock
@@ -406,6 +406,9 @@ class Supervisor(Core):
         event failing inside the chain does not fail this call: the returned snapshot then
         has ``last_error`` set.
 
+        Do not await a transition of an FSM from its own callbacks: it would wait for
+        itself. Use :meth:`transition_nowait` there.
+
         Raises:
             FSMNotFound: no live FSM has that name (or it stopped before this event ran).
             TransitionFailed: the event was refused, not allowed, or its store failed;
@@ -640,6 +643,9 @@ class Supervisor(Core):
             cell.busy = False
 
     def _spawn(self, coro: Any) -> None:
+        if self._state == "closed":
+            coro.close()  # nothing may outlive the supervisor
+            return
         task = self._loop_().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
