@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -69,6 +70,22 @@ def _store_location(store: Any, dsn: str | None) -> tuple[str, str]:
     return dsn, schema
 
 
+def _check_importable(fsm: object) -> None:
+    """Shard hosts import FSM classes by ``module:qualname``: refuse one they cannot."""
+    if not (isinstance(fsm, type) and issubclass(fsm, FSM) and hasattr(fsm, "spec")):
+        raise TypeError(f"start_fsm needs an FSM subclass with a definition, not {fsm!r}")
+    module = sys.modules.get(fsm.__module__)
+    target: object = module
+    for part in fsm.__qualname__.split("."):
+        target = getattr(target, part, None)
+    if fsm.__module__ == "__main__" or target is not fsm:
+        raise TypeError(
+            f"FSM class {fsm.__module__}.{fsm.__qualname__} is not importable by the shard "
+            "hosts: define it at the top level of a module they can import (not __main__, "
+            "not inside a function)"
+        )
+
+
 class ClusterSupervisor:
     """Runs FSMs on a Ray cluster with the API of :class:`~finitomata.runtime.Supervisor`.
 
@@ -104,8 +121,10 @@ class ClusterSupervisor:
             created in the same database and schema.
         shards: number of virtual shards (fixed for the life of the cluster).
         hosts: number of shard hosts.
-        ray_address: passed to ``ray.init`` when Ray is not initialised yet (``None``: a
-            local Ray instance); the supervisor then shuts Ray down on exit.
+        ray_address: passed to ``ray.init`` when Ray is not initialised yet: ``None`` starts
+            a new local Ray instance (never one found on the machine), ``"auto"`` joins the
+            running cluster, or a ``host:port``; the supervisor then disconnects (and stops
+            the instance it started) on exit.
         control_dsn: the database of the cluster tables when the store does not tell it.
         dedup_window: event ids remembered per FSM.
         max_pending: requests queued per host (not yet sent) before ``transition_nowait``
@@ -181,7 +200,7 @@ class ClusterSupervisor:
         ray = import_ray()
         spec = self.cluster_spec()
         if not ray.is_initialized():
-            ray.init(address=self._ray_address, namespace=NAMESPACE, log_to_driver=False)
+            ray.init(address=self._ray_address or "local", namespace=NAMESPACE, log_to_driver=False)
             self._owns_ray = True
         try:
             self._registry = open_registry(self.id)
@@ -314,6 +333,7 @@ class ClusterSupervisor:
             SupervisorClosed: this client is not open, or the host is gone for good.
         """
         shard, lane = self._route(name)
+        _check_importable(fsm)
         op = Op("start", name, shard, payload=payload, fsm=fsm, event_id=event_id or new_event_id())
         snap: Snapshot = await lane.push(op)
         return snap

@@ -15,6 +15,8 @@ the store module stays unaware of the cluster:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -42,6 +44,20 @@ class Control:
         self.dsn = dsn
         self.schema = schema
         self._pool: Any = None
+        self._records: list[tuple[str, str, str, int, int, int, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
+        t = f"{schema}.cluster_events"
+        self._record_sql = (
+            "WITH r AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
+            " $4::bigint[], $5::bigint[], $6::bigint[])"
+            " AS r(supervisor, name, event_id, version, epoch, floor)),"
+            f" gone AS (DELETE FROM {t} e USING r WHERE e.supervisor = r.supervisor"
+            " AND e.name = r.name AND e.version <= r.floor)"
+            f" INSERT INTO {t} (supervisor, name, event_id, version, epoch)"
+            " SELECT supervisor, name, event_id, version, epoch FROM r"
+            " ON CONFLICT (supervisor, name, event_id)"
+            " DO UPDATE SET version = EXCLUDED.version, epoch = EXCLUDED.epoch"
+        )
 
     async def start(self) -> None:
         """Open the pool and create the tables when missing.
@@ -52,7 +68,7 @@ class Control:
         import asyncpg  # type: ignore[import-untyped]
 
         try:
-            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=4)
+            self._pool = await asyncpg.create_pool(self.dsn, min_size=1, max_size=3)
         except (OSError, asyncpg.PostgresError) as exc:
             raise StoreUnavailable(
                 f"cluster control tables: PostgreSQL at {self.dsn!r} does not answer: {exc}"
@@ -85,6 +101,10 @@ class Control:
 
     async def aclose(self) -> None:
         """Close the pool. Idempotent."""
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
@@ -183,22 +203,35 @@ class Control:
     async def record(
         self, supervisor: str, name: str, event_id: str, version: int, epoch: int, keep: int
     ) -> None:
-        """Remember that ``event_id`` commits ``version``; drop rows older than ``keep``
-        versions, in the same statement."""
-        await self._need().execute(
-            f"WITH gone AS (DELETE FROM {self.schema}.cluster_events"
-            "   WHERE supervisor = $1 AND name = $2 AND version <= $4::bigint - $6::bigint)"
-            f" INSERT INTO {self.schema}.cluster_events"
-            " (supervisor, name, event_id, version, epoch) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (supervisor, name, event_id)"
-            " DO UPDATE SET version = EXCLUDED.version, epoch = EXCLUDED.epoch",
-            supervisor,
-            name,
-            event_id,
-            version,
-            epoch,
-            keep,
-        )
+        """Remember (durably) that ``event_id`` commits ``version``, dropping rows older than
+        ``keep`` versions. Records arriving while a write is in flight go together in the
+        next one: one statement, one round trip, for many FSMs (group commit)."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._records.append((supervisor, name, event_id, version, epoch, version - keep, fut))
+        if self._recorder is None:
+            self._recorder = asyncio.get_running_loop().create_task(self._write_records())
+        await fut
+
+    async def _write_records(self) -> None:
+        try:
+            while self._records:
+                batch, self._records = self._records, []
+                latest = {(r[0], r[1], r[2]): r for r in batch}  # one row per key
+                columns = list(zip(*(r[:6] for r in latest.values()), strict=True))
+                try:
+                    await self._need().execute(self._record_sql, *columns)
+                except Exception as exc:
+                    for *_, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                else:
+                    for *_, fut in batch:
+                        if not fut.done():
+                            fut.set_result(None)
+        finally:
+            self._recorder = None
+            for *_, fut in self._records:
+                fut.cancel()
 
     async def forget(self, supervisor: str, name: str, event_ids: Sequence[str]) -> None:
         """Remove de-duplication rows (a commit that did not happen)."""

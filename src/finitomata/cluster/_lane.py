@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import MailboxFull, SupervisorClosed
+from ..errors import MailboxFull, RuntimeFSMError, SupervisorClosed
 from ._wire import Op, Outcome, decode_error
 
 __all__ = ["Lane"]
@@ -109,8 +110,7 @@ class Lane:
                             fut.cancel()
                     raise
                 except Exception as exc:
-                    error = SupervisorClosed(f"shard host {self.host} is gone: {exc}")
-                    error.__cause__ = exc
+                    error = self._failed_call(exc)
                     for item in batch:
                         self._settle(item, Outcome(error=None), error)
                     continue
@@ -118,6 +118,17 @@ class Lane:
                     self._settle(item, outcome, None)
         finally:
             self._sender = None
+
+    def _failed_call(self, exc: Exception) -> RuntimeFSMError:
+        """The error given to every request of a batch whose call failed."""
+        ray_exceptions = sys.modules.get("ray.exceptions")
+        gone = ray_exceptions is not None and isinstance(exc, ray_exceptions.RayActorError)
+        if gone:
+            error: RuntimeFSMError = SupervisorClosed(f"shard host {self.host} is gone: {exc}")
+        else:
+            error = RuntimeFSMError(f"request to shard host {self.host} failed: {exc}")
+        error.__cause__ = exc
+        return error
 
     def _settle(self, item: Pending, outcome: Outcome, error: BaseException | None) -> None:
         op, fut = item
