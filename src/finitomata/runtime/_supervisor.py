@@ -95,7 +95,7 @@ class Supervisor(Core):
     def __init__(
         self,
         id: str = "default",
-        persistency: Persistency | None = None,
+        persistency: Persistency | type[Persistency] | None = None,
         clock: Clock | None = None,
         *,
         restart_intensity: int = 3,
@@ -110,8 +110,8 @@ class Supervisor(Core):
             raise ValueError("restart_period must be > 0 seconds")
         if isinstance(persistency, type):
             persistency = persistency()  # a store class means "its default instance"
+        self.persistency: Persistency | None = persistency
         self.id = id
-        self.persistency = persistency
         self._clock_arg = clock
         self.restart_intensity = restart_intensity
         self.restart_period = float(restart_period)
