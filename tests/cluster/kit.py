@@ -68,3 +68,19 @@ class BombFSM(fm.FSM, definition=BOMB):
             with open(snapshot.payload.flag, "w") as f:
                 f.write(str(os.getpid()))
             os._exit(1)
+
+
+FRAGILE = """
+[*] --> ok : init
+ok --> broken : smash
+broken --> ok : fix
+ok --> [*] : end
+"""
+
+
+class FragileFSM(fm.FSM, definition=FRAGILE):
+    """Entering ``broken`` raises from ``on_enter``: a crash after the commit."""
+
+    def on_enter(self, state: str, snapshot: fm.Snapshot) -> None:
+        if state == "broken":
+            raise RuntimeError("on_enter failed")

@@ -10,7 +10,7 @@ import finitomata as fm
 from finitomata.cluster import ClusterStatistics, ClusterSupervisor, shard_of
 
 from .conftest import RaySession
-from .kit import Count, CounterFSM
+from .kit import COUNTER, Count, CounterFSM, FragileFSM
 
 pytestmark = pytest.mark.ray
 
@@ -203,3 +203,29 @@ async def test_closed_client_refuses(ray_session: RaySession) -> None:
 def test_shard_is_stable() -> None:
     assert shard_of("order-1", 64) == shard_of("order-1", 64)
     assert shard_of("order-1", 64) == 61  # blake2b-64 of the UTF-8 name, mod 64
+
+
+async def test_crash_after_commit_reaches_the_caller(cluster: ClusterSupervisor, uniq: str) -> None:
+    name = uniq + "fragile"
+    await cluster.start_fsm(FragileFSM, name, None)
+    with pytest.raises(fm.FSMCrashed) as crashed:
+        await cluster.transition(name, "smash")
+    assert crashed.value.name == name
+    assert (crashed.value.snapshot.state, crashed.value.snapshot.version) == ("broken", 2)
+    snap = await cluster.state(name)  # restarted from the committed snapshot
+    assert snap is not None
+    assert (snap.state, snap.version) == ("broken", 2)
+    assert cluster.alive(name)
+
+
+async def test_fsm_class_the_hosts_cannot_import_is_refused(
+    cluster: ClusterSupervisor, uniq: str
+) -> None:
+    class Local(fm.FSM, definition=COUNTER):
+        pass
+
+    with pytest.raises(TypeError, match="not importable by the shard hosts"):
+        await cluster.start_fsm(Local, uniq + "local", Count())
+    with pytest.raises(TypeError, match="FSM subclass"):
+        await cluster.start_fsm(int, uniq + "int", None)  # type: ignore[arg-type]
+    assert not cluster.alive(uniq + "local")

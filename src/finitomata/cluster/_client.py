@@ -126,7 +126,9 @@ class ClusterSupervisor:
             running cluster, or a ``host:port``; the supervisor then disconnects (and stops
             the instance it started) on exit.
         control_dsn: the database of the cluster tables when the store does not tell it.
-        dedup_window: event ids remembered per FSM.
+        dedup_window: committed event ids remembered per FSM (a re-sent call older than
+            that many commits of its FSM would be applied again; Ray re-sends only the calls
+            in flight when a host died).
         max_pending: requests queued per host (not yet sent) before ``transition_nowait``
             raises :class:`~finitomata.MailboxFull` and ``transition`` waits.
         max_batch: most requests per call to a host.
@@ -150,7 +152,7 @@ class ClusterSupervisor:
         hosts: int = 2,
         ray_address: str | None = None,
         control_dsn: str | None = None,
-        dedup_window: int = 128,
+        dedup_window: int = 32,
         max_pending: int = 10_000,
         max_batch: int = 512,
         restart_intensity: int = 3,

@@ -58,7 +58,7 @@ class HostConfig:
     store: bytes
     dsn: str
     schema: str = "finitomata"
-    dedup_window: int = 128
+    dedup_window: int = 32
     restart_intensity: int = 3
     restart_period: float = 5.0
 
@@ -86,7 +86,7 @@ class _Terminations:
 
     def after_transition(self, name: str, snapshot: Snapshot) -> None:
         if snapshot.state == "*":
-            self._host._spawn(self._host._forget(name))
+            self._host._spawn(self._host._forget_ended(name))
 
 
 class ShardHost:
@@ -285,6 +285,12 @@ class ShardHost:
         await self._window.drop(name)
         await self._control.release(self.config.supervisor, name)
 
+    async def _forget_ended(self, name: str) -> None:
+        """After a termination seen by the listener: forget ``name`` unless it was started
+        again in the meantime (the request that saw the end usually forgot it already)."""
+        if name in self._active and not self._sup.alive(name):
+            await self._forget(name)
+
     def _deactivate(self, name: str) -> None:
         self._active.discard(name)
         self._window.deactivate(name)
@@ -390,6 +396,8 @@ class ShardHost:
     async def live(self) -> dict[str, type[FSM]]:
         """Every live name of this host's shards with its FSM class."""
         await self._ready()
+        for name in [n for n in self._active if not self._sup.alive(n)]:
+            await self._forget(name)  # ended here (reached [*] or marked failed)
         missing = {key for key in self._index.values() if key not in self._classes}
         if missing:
             blobs = await self._control.classes(self.config.supervisor, missing)
