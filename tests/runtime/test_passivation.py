@@ -123,3 +123,17 @@ async def test_stop_and_terminate_while_passivated() -> None:
         final = await sup.transition("y", "stop")
         assert final.state == "*"
         assert not sup.alive("y")
+
+
+async def test_rehydration_failing_once_is_a_crash_and_restarts() -> None:
+    clock = FakeClock()
+    fsm, resumed = passivating(hibernate=True)
+    store = DictStore()
+    async with fm.Supervisor("s", persistency=store, clock=clock) as sup:
+        await sup.start_fsm(fsm, "x")
+        store.fail_load = 1  # the next load raises StoreUnavailable
+        snap = await sup.transition("x", "start")
+        assert (snap.state, snap.version) == ("running", 2)
+        assert resumed == [("idle", 1)]
+        stats = sup.statistics()
+        assert (stats.crashes, stats.restarts, stats.failed) == (1, 1, 0)

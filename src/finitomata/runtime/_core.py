@@ -553,11 +553,13 @@ class Core:
         return out
 
     async def _reactivate(self, cell: Cell, mode: str) -> BaseException | None:
-        """Rehydrate or recover ``cell`` under its guard; an error is returned (and the
-        FSM marked failed) when that is impossible."""
+        """Rehydrate or recover ``cell`` under its guard. When that raises (``load`` or
+        ``on_resume`` failed), it is a crash: the FSM is restarted within its restart
+        intensity. Returns an error for the caller when the FSM could not come back."""
         try:
             out = await self._activate(cell, mode)
         except Exception as exc:
+            self._n_crashes += 1
             log.error(
                 "FSM %r of supervisor %r could not be %s: %r",
                 cell.name,
@@ -567,7 +569,6 @@ class Core:
                 exc_info=exc,
                 extra=self._extra(cell.name),
             )
-            self._n_failed += 1
-            self._end(cell, "failed")
-            return exc
+            await self._restart(cell)
+            return exc if cell.status != "live" else None
         return out if isinstance(out, BaseException) else None
