@@ -26,6 +26,7 @@ __all__ = [
     "EVENT",
     "READ",
     "RETRY",
+    "STOP",
     "TICK",
 ]
 
@@ -34,6 +35,7 @@ EVENT = 0
 TICK = 1
 RETRY = 2
 READ = 3
+STOP = 4
 
 Item = tuple[int, str, Any, "asyncio.Future[Any] | None", int]
 

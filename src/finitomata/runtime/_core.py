@@ -1,4 +1,4 @@
-"""The actor core: how one event, one activation and one crash of an FSM are processed.
+"""The actor core: how one event, one timer tick and one failure of an FSM are processed.
 
 Everything here runs "under the FSM's guard": the caller has set ``cell.busy`` and nobody
 else processes that FSM until it is cleared (see ``_supervisor.py`` for the mailbox that
@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from .._engine import Failed, check_event, fail, make_transition_info
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
 from .._spec.model import STAR
 from ..errors import (
-    DefinitionMismatch,
-    FSMCrashed,
-    FSMNotFound,
-    StoreError,
     TransitionFailed,
     TransitionRefused,
 )
 from ..fsm import Fire, Reschedule
-from ..persistency import Created, Loaded
 from ._cell import Cell
 from ._listeners import Call
 
@@ -67,14 +61,27 @@ class Core:
         self._n_rehydrations = 0
         self._n_listener_errors = 0
 
-    # ------------------------------------------------------------------ hooks (supervisor)
+    # ------------------------------------------------------------------ hooks
+    # Implemented further down the class chain Core <- Lifecycle <- Mailbox <- Schedules
+    # <- Supervisor; declared here so each layer type-checks on its own.
     def _arm_timer(self, cell: Cell, delay: float | None = None) -> None:
+        """(Re)arm ``cell``'s periodic timer (``_schedules.py``)."""
         raise NotImplementedError
 
     def _schedule_retry(self, cell: Cell, event: str, attempt: int, delay: float) -> None:
+        """Schedule an ``ensure_entry`` retry (``_schedules.py``)."""
         raise NotImplementedError
 
     def _end(self, cell: Cell, why: str) -> None:
+        """Unregister ``cell`` for good (``_supervisor.py``)."""
+        raise NotImplementedError
+
+    async def _terminate(self, cell: Cell, snapshot: Snapshot) -> Outcome:
+        """The FSM reached ``[*]`` (``_lifecycle.py``)."""
+        raise NotImplementedError
+
+    async def _crash(self, cell: Cell, committed: Snapshot, exc: Exception) -> Outcome:
+        """A callback raised after a commit (``_lifecycle.py``)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ logging
@@ -390,185 +397,3 @@ class Core:
         if beh.after_transition or self._after_transition:
             await self._notify_transition(cell, new)
         return new
-
-    # ------------------------------------------------------------------ ending
-    async def _terminate(self, cell: Cell, snapshot: Snapshot) -> Outcome:
-        """The FSM reached ``[*]``: it leaves the registry, then ``on_terminate`` runs.
-
-        A raising ``on_terminate`` is a crash reported to the caller (``FSMCrashed``) but the
-        FSM is not restarted: it has terminated, and reloading a terminal snapshot would
-        start a life nobody asked for.
-        """
-        self._end(cell, "terminated")
-        if (c := cell.beh.on_terminate) is not None:
-            try:
-                r = c[0](snapshot)
-                if c[1]:
-                    await r
-            except Exception as exc:
-                self._n_crashes += 1
-                log.exception(
-                    "FSM %r of supervisor %r: on_terminate raised",
-                    cell.name,
-                    self.id,
-                    extra=self._extra(cell.name),
-                )
-                crashed = FSMCrashed(cell.name, snapshot, exc)
-                crashed.__cause__ = exc
-                return crashed
-        return snapshot
-
-    # ------------------------------------------------------------------ crashes
-    async def _crash(self, cell: Cell, committed: Snapshot, exc: Exception) -> Outcome:
-        """An exception escaped the processing after ``committed`` was committed: restart
-        the FSM (reloading it) within the restart intensity, and tell the caller."""
-        self._n_crashes += 1
-        log.error(
-            "FSM %r of supervisor %r crashed in state %r (version %d): %r",
-            cell.name,
-            self.id,
-            committed.state,
-            committed.version,
-            exc,
-            exc_info=exc,
-            extra=self._extra(cell.name),
-        )
-        await self._restart(cell)
-        crashed = FSMCrashed(cell.name, committed, exc)
-        crashed.__cause__ = exc
-        return crashed
-
-    async def _restart(self, cell: Cell) -> None:
-        """Restart ``cell`` until an activation succeeds or the intensity is exceeded (then
-        the FSM is marked failed; other FSMs are not affected)."""
-        while cell.status == "live":
-            now = self.clock.now()
-            times = cell.restarts
-            if times is None:
-                times = cell.restarts = deque()
-            while times and times[0] <= now - self.restart_period:
-                times.popleft()
-            if len(times) >= self.restart_intensity:
-                self._n_failed += 1
-                log.error(
-                    "FSM %r of supervisor %r exceeded its restart intensity (%d in %gs); "
-                    "marked failed",
-                    cell.name,
-                    self.id,
-                    self.restart_intensity,
-                    self.restart_period,
-                    extra=self._extra(cell.name),
-                )
-                self._end(cell, "failed")
-                return
-            times.append(now)
-            self._n_restarts += 1
-            try:
-                await self._activate(cell, "restart")
-                return
-            except Exception as exc:
-                self._n_crashes += 1
-                log.error(
-                    "FSM %r of supervisor %r: restart failed: %r",
-                    cell.name,
-                    self.id,
-                    exc,
-                    exc_info=exc,
-                    extra=self._extra(cell.name),
-                )
-
-    # ------------------------------------------------------------------ activation
-    async def _activate(self, cell: Cell, mode: str, payload: Any = None) -> Outcome:
-        """Bring ``cell`` to life: ``load`` (or, with no store, the start payload), then
-        ``on_resume`` + the loaded state's hard event (``Loaded``) or ``on_start`` + the
-        entry transition and its chain (``Created``).
-
-        ``mode`` is ``"start"``, ``"restart"`` (after a crash), ``"rehydrate"`` (after
-        passivation) or ``"recover"`` (after an interrupted event). Exceptions from
-        ``load``, ``on_start`` or ``on_resume`` propagate.
-        """
-        beh = cell.beh
-        store = beh.store
-        if store is not None:
-            loaded = await store.load(FSMKey(self.id, cell.name), beh.cls, payload)
-        elif mode == "start":
-            loaded = Created(payload)
-        elif mode == "restart":
-            log.warning(
-                "FSM %r of supervisor %r has no store: restarting from its start payload",
-                cell.name,
-                self.id,
-                extra=self._extra(cell.name),
-            )
-            loaded = Created(cell.start_payload)
-        else:
-            # No store: the in-memory snapshot is the last committed one.
-            loaded = Loaded(cell.snapshot)
-        if isinstance(loaded, Loaded):
-            snap = loaded.snapshot
-            if snap.state != STAR and snap.state not in beh.spec.states:
-                raise DefinitionMismatch(
-                    f"stored state {snap.state!r} of FSM {cell.name!r} is not a state of "
-                    f"{beh.cls.__qualname__} (states: {', '.join(beh.spec.states)})",
-                    name=cell.name,
-                )
-            if snap.name != cell.name:
-                snap = Snapshot(
-                    cell.name, snap.state, snap.payload, snap.version, snap.history, None
-                )
-            cell.snapshot = snap
-            cell.state = snap.state
-            if (c := beh.on_resume) is not None:
-                r = c[0](snap)
-                if c[1]:
-                    await r
-            self._arm_timer(cell)
-            hard = beh.table.automatic.get(snap.state)
-            if hard is not None:
-                return await self._event(cell, hard, None, automatic=True)
-            if snap.state == STAR:  # not-yet-entered snapshot (entry still pending)
-                entry = beh.spec.entry_event
-                if entry is not None:
-                    return await self._event(cell, entry, None)
-            return snap
-        if mode != "start" and store is not None:
-            raise StoreError(
-                f"store has no snapshot to {mode} FSM {cell.name!r} from",
-                store=type(store).__name__,
-                name=cell.name,
-            )
-        start = loaded.payload
-        if (c := beh.on_start) is not None:
-            start = c[0](start)
-            if c[1]:
-                start = await start
-        cell.snapshot = Snapshot(cell.name, STAR, start, loaded.version)
-        cell.state = STAR
-        entry = beh.spec.entry_event
-        if entry is None:  # pragma: no cover - validation guarantees one start
-            raise FSMNotFound(cell.name, supervisor=self.id)
-        out = await self._event(cell, entry, None)
-        if cell.status == "live":
-            self._arm_timer(cell)
-        return out
-
-    async def _reactivate(self, cell: Cell, mode: str) -> BaseException | None:
-        """Rehydrate or recover ``cell`` under its guard. When that raises (``load`` or
-        ``on_resume`` failed), it is a crash: the FSM is restarted within its restart
-        intensity. Returns an error for the caller when the FSM could not come back."""
-        try:
-            out = await self._activate(cell, mode)
-        except Exception as exc:
-            self._n_crashes += 1
-            log.error(
-                "FSM %r of supervisor %r could not be %s: %r",
-                cell.name,
-                self.id,
-                "rehydrated" if mode == "rehydrate" else "recovered",
-                exc,
-                exc_info=exc,
-                extra=self._extra(cell.name),
-            )
-            await self._restart(cell)
-            return exc if cell.status != "live" else None
-        return out if isinstance(out, BaseException) else None

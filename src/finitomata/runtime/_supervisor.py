@@ -1,11 +1,9 @@
-"""The :class:`Supervisor`: registry, mailboxes, timers, passivation and lifecycle.
+"""The :class:`Supervisor`: the public API, the registry of live FSMs and the lifecycle.
 
-How one-at-a-time works without a task per FSM: each FSM has a ``busy`` flag. An awaited
-call to an idle FSM sets it and processes the event inline, in the caller's task; calls that
-find it busy append to the FSM's mailbox (a deque created on first contention) and await a
-future. When the inline caller is done and the mailbox is not empty, one drain task owned
-by the supervisor processes the queued items in arrival order, then clears the flag. An
-idle FSM therefore holds no task and no queue: only its :class:`~._cell.Cell`.
+The work is layered in small modules, one class each, chained by inheritance:
+:mod:`._core` (one event, failures, timer ticks) <- :mod:`._lifecycle` (activation, crashes,
+restarts) <- :mod:`._mailbox` (one-at-a-time without a task per FSM) <- :mod:`._schedules`
+(timers, retries, delayed transitions, passivation) <- :class:`Supervisor`.
 """
 
 from __future__ import annotations
@@ -29,16 +27,15 @@ from ..errors import (
 )
 from ..fsm import FSM
 from ..persistency import Persistency
-from ._cell import EVENT, READ, RETRY, TICK, Behaviour, Cell, Item
+from ._cell import EVENT, READ, STOP, TICK, Behaviour, Cell
 from ._clock import Clock, LoopClock
-from ._core import Core, Outcome, log
+from ._core import log
 from ._delayed import DelayedTransition
 from ._listeners import Call, listener_calls
+from ._schedules import Schedules
 from ._stats import Statistics
 
 __all__ = ["Supervisor"]
-
-STOP = 4
 
 
 class _LiveView(Mapping[str, type[FSM]]):
@@ -65,7 +62,7 @@ class _LiveView(Mapping[str, type[FSM]]):
         return f"<live FSMs: {len(self._cells)}>"
 
 
-class Supervisor(Core):
+class Supervisor(Schedules):
     """Runs FSM instances as supervised actors, one per name.
 
     Use it as an async context manager; it owns every task, timer and delayed transition
@@ -369,20 +366,6 @@ class Supervisor(Core):
             cell.timer = None
         cell.beh.lru.pop(cell.name, None)
 
-    def _fail_queued(self, cell: Cell, error: BaseException) -> None:
-        mailbox = cell.mailbox
-        if not mailbox:
-            return
-        keep: deque[Item] = deque()
-        while mailbox:
-            item = mailbox.popleft()
-            fut = item[3]
-            if item[0] == STOP:
-                keep.append(item)
-            elif fut is not None and not fut.done():
-                fut.set_result(error)
-        mailbox.extend(keep)
-
     # ------------------------------------------------------------------ events
     def _lookup(self, name: str) -> Cell:
         cell = self._cells.get(name)
@@ -391,12 +374,6 @@ class Supervisor(Core):
                 self._check_open()
             raise FSMNotFound(name, supervisor=self.id)
         return cell
-
-    def _loop_(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop
-        if loop is None:
-            raise SupervisorClosed(f"supervisor {self.id!r} is not entered yet")
-        return loop
 
     async def transition(self, name: str, event: str, event_payload: Any = None) -> Snapshot:
         """Send ``event`` to FSM ``name`` and await its outcome.
@@ -441,24 +418,6 @@ class Supervisor(Core):
             raise out
         return out
 
-    async def _submit(self, cell: Cell, kind: int, event: str, event_payload: Any) -> Outcome:
-        """Process inline when the FSM is idle, else queue and await (arrival order)."""
-        if not cell.busy:
-            cell.busy = True
-            try:
-                out = await self._process(cell, kind, event, event_payload, 0)
-            except BaseException:
-                self._interrupted(cell)
-                raise
-            self._release(cell)
-            return out
-        fut: asyncio.Future[Outcome] = self._loop_().create_future()
-        mailbox = cell.mailbox
-        if mailbox is None:
-            mailbox = cell.mailbox = deque()
-        mailbox.append((kind, event, event_payload, fut, 0))
-        return await fut
-
     def transition_nowait(self, name: str, event: str, event_payload: Any = None) -> None:
         """Queue ``event`` for FSM ``name`` without waiting for it to run.
 
@@ -478,20 +437,6 @@ class Supervisor(Core):
         if not cell.busy:
             cell.busy = True
             self._spawn(self._drain(cell))
-
-    def _enqueue(
-        self, cell: Cell, kind: int, event: str, event_payload: Any, attempt: int = 0
-    ) -> asyncio.Future[Outcome]:
-        """Queue an internal item (timer tick, retry, delayed event); never refused."""
-        fut: asyncio.Future[Outcome] = self._loop_().create_future()
-        mailbox = cell.mailbox
-        if mailbox is None:
-            mailbox = cell.mailbox = deque()
-        mailbox.append((kind, event, event_payload, fut, attempt))
-        if not cell.busy:
-            cell.busy = True
-            self._spawn(self._drain(cell))
-        return fut
 
     async def state(self, name: str) -> Snapshot | None:
         """The current snapshot of FSM ``name`` (after the events queued before this call),
@@ -540,197 +485,3 @@ class Supervisor(Core):
         handle._call = self.clock.call_at(when, functools.partial(self._fire_later, handle))
         self._delayed.add(handle)
         return handle
-
-    def _fire_later(self, handle: DelayedTransition) -> asyncio.Future[Outcome] | None:
-        if handle._state != "pending":
-            return None
-        handle._state = "fired"
-        self._delayed.discard(handle)
-        cell = self._cells.get(handle.name)
-        if cell is None:
-            log.debug(
-                "delayed %r for FSM %r of supervisor %r dropped: FSM is gone",
-                handle.event,
-                handle.name,
-                self.id,
-                extra=self._extra(handle.name),
-            )
-            return None
-        return self._enqueue(cell, EVENT, handle.event, handle.event_payload)
-
-    # ------------------------------------------------------------------ processing
-    async def _process(
-        self, cell: Cell, kind: int, event: str, event_payload: Any, attempt: int
-    ) -> Outcome:
-        if kind == EVENT and cell.snapshot is not None:
-            return await self._event(cell, event, event_payload)
-        if kind == STOP:
-            cell.status = "ended"
-            self._stopping.pop(cell.name, None)
-            return Snapshot(cell.name, cell.state, None)
-        if cell.status != "live":
-            return FSMNotFound(cell.name, supervisor=self.id)
-        if cell.snapshot is None:
-            self._n_rehydrations += 1
-            error = await self._reactivate(cell, "rehydrate")
-            if error is not None:
-                return (
-                    error
-                    if not isinstance(error, Exception)
-                    else FSMNotFound(cell.name, supervisor=self.id)
-                )
-            if cell.status != "live":
-                return FSMNotFound(cell.name, supervisor=self.id)
-        if kind == EVENT:
-            return await self._event(cell, event, event_payload)
-        if kind == READ:
-            snapshot: Snapshot = cell.snapshot
-            return snapshot
-        if kind == TICK:
-            return await self._tick(cell)
-        # RETRY: only if the FSM still sits where the retried event starts from
-        if cell.snapshot.last_error is None or not cell.beh.spec.targets(cell.state, event):
-            snapshot = cell.snapshot
-            return snapshot
-        return await self._event(cell, event, event_payload, automatic=True, attempt=attempt)
-
-    def _release(self, cell: Cell) -> None:
-        """Called by the processor when done: hand queued items to a drain task, or idle."""
-        if cell.mailbox:
-            self._spawn(self._drain(cell))
-            return
-        cell.busy = False
-        if cell.beh.passivates and cell.status == "live":
-            self._idle(cell)
-
-    async def _drain(self, cell: Cell) -> None:
-        mailbox = cell.mailbox
-        assert mailbox is not None
-        while mailbox:
-            kind, event, event_payload, fut, attempt = mailbox.popleft()
-            if fut is not None and fut.done():
-                continue  # its caller was cancelled while it waited
-            try:
-                out = await self._process(cell, kind, event, event_payload, attempt)
-            except asyncio.CancelledError:
-                if fut is not None and not fut.done():
-                    fut.cancel()
-                raise
-            except BaseException:
-                if fut is not None and not fut.done():
-                    fut.cancel()
-                self._interrupted(cell)
-                raise
-            if fut is not None and not fut.done():
-                fut.set_result(out)
-        cell.busy = False
-        if cell.beh.passivates and cell.status == "live":
-            self._idle(cell)
-
-    def _interrupted(self, cell: Cell) -> None:
-        """An event was interrupted (its caller was cancelled): whether it committed is
-        unknown, so the FSM reloads its last committed snapshot before anything else."""
-        if cell.status != "live" or self._state != "open":
-            cell.busy = False
-            return
-        self._spawn(self._recover(cell))
-
-    async def _recover(self, cell: Cell) -> None:
-        await self._reactivate(cell, "recover")
-        if cell.mailbox:
-            await self._drain(cell)
-        else:
-            cell.busy = False
-
-    def _spawn(self, coro: Any) -> None:
-        if self._state == "closed":
-            coro.close()  # nothing may outlive the supervisor
-            return
-        task = self._loop_().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "supervisor %r: internal task failed",
-                self.id,
-                exc_info=task.exception(),
-                extra={"supervisor": self.id},
-            )
-
-    # ------------------------------------------------------------------ timers
-    def _arm_timer(self, cell: Cell, delay: float | None = None) -> None:
-        period = cell.beh.options.timer
-        if period is None or cell.status != "live" or self._state != "open":
-            return
-        if cell.timer is not None:
-            if delay is None:
-                return
-            cell.timer.cancel()
-        when = self.clock.now() + (period if delay is None else delay)
-        cell.timer = self.clock.call_at(when, functools.partial(self._timer_due, cell))
-
-    def _timer_due(self, cell: Cell) -> asyncio.Future[Outcome] | None:
-        cell.timer = None
-        if cell.status != "live" or self._state != "open":
-            return None
-        return self._enqueue(cell, TICK, "", None)
-
-    def _schedule_retry(self, cell: Cell, event: str, attempt: int, delay: float) -> None:
-        if self._state != "open":
-            return
-        self.clock.call_at(
-            self.clock.now() + delay,
-            functools.partial(self._retry_due, cell, event, attempt + 1),
-        )
-
-    def _retry_due(self, cell: Cell, event: str, attempt: int) -> asyncio.Future[Outcome] | None:
-        if cell.status != "live" or self._state != "open":
-            return None
-        return self._enqueue(cell, RETRY, event, None, attempt)
-
-    # ------------------------------------------------------------------ passivation
-    def _idle(self, cell: Cell) -> None:
-        beh = cell.beh
-        if cell.state in beh.options.hibernate:
-            self._evict(cell)
-            return
-        after = beh.options.passivate_after
-        if after is None or cell.snapshot is None:
-            return
-        cell.idle_since = self.clock.now()
-        lru = beh.lru
-        lru[cell.name] = cell
-        lru.move_to_end(cell.name)
-        if beh.sweep is None:
-            beh.sweep = self.clock.call_at(
-                cell.idle_since + after, functools.partial(self._sweep, beh)
-            )
-
-    def _evict(self, cell: Cell) -> None:
-        if cell.snapshot is None or cell.state == STAR:
-            return
-        cell.snapshot = None
-        cell.beh.lru.pop(cell.name, None)
-        self._n_passivations += 1
-
-    def _sweep(self, beh: Behaviour) -> None:
-        beh.sweep = None
-        if self._state != "open":
-            return
-        after = beh.options.passivate_after
-        assert after is not None
-        now = self.clock.now()
-        lru = beh.lru
-        while lru:
-            cell = next(iter(lru.values()))
-            if cell.idle_since + after > now:
-                beh.sweep = self.clock.call_at(
-                    cell.idle_since + after, functools.partial(self._sweep, beh)
-                )
-                return
-            del lru[cell.name]
-            if not cell.busy and cell.status == "live":
-                self._evict(cell)

@@ -1,0 +1,202 @@
+"""Activation and crashes: bringing an FSM to life (start, restart, rehydration,
+recovery), ending it at ``[*]``, and the restart intensity.
+
+Runs under the FSM's guard, like everything in :mod:`._core`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from .._snapshot import FSMKey, Snapshot
+from .._spec.model import STAR
+from ..errors import DefinitionMismatch, FSMCrashed, FSMNotFound, StoreError
+from ..persistency import Created, Loaded
+from ._cell import Cell
+from ._core import Core, Outcome, log
+
+__all__ = ["Lifecycle"]
+
+
+class Lifecycle(Core):
+    """Activation, termination, crashes and restarts (see :class:`Core`)."""
+
+    async def _terminate(self, cell: Cell, snapshot: Snapshot) -> Outcome:
+        """The FSM reached ``[*]``: it leaves the registry, then ``on_terminate`` runs.
+
+        A raising ``on_terminate`` is a crash reported to the caller (``FSMCrashed``) but the
+        FSM is not restarted: it has terminated, and reloading a terminal snapshot would
+        start a life nobody asked for.
+        """
+        self._end(cell, "terminated")
+        if (c := cell.beh.on_terminate) is not None:
+            try:
+                r = c[0](snapshot)
+                if c[1]:
+                    await r
+            except Exception as exc:
+                self._n_crashes += 1
+                log.exception(
+                    "FSM %r of supervisor %r: on_terminate raised",
+                    cell.name,
+                    self.id,
+                    extra=self._extra(cell.name),
+                )
+                crashed = FSMCrashed(cell.name, snapshot, exc)
+                crashed.__cause__ = exc
+                return crashed
+        return snapshot
+
+    async def _crash(self, cell: Cell, committed: Snapshot, exc: Exception) -> Outcome:
+        """An exception escaped the processing after ``committed`` was committed: restart
+        the FSM (reloading it) within the restart intensity, and tell the caller."""
+        self._n_crashes += 1
+        log.error(
+            "FSM %r of supervisor %r crashed in state %r (version %d): %r",
+            cell.name,
+            self.id,
+            committed.state,
+            committed.version,
+            exc,
+            exc_info=exc,
+            extra=self._extra(cell.name),
+        )
+        await self._restart(cell)
+        crashed = FSMCrashed(cell.name, committed, exc)
+        crashed.__cause__ = exc
+        return crashed
+
+    async def _restart(self, cell: Cell) -> None:
+        """Restart ``cell`` until an activation succeeds or the intensity is exceeded (then
+        the FSM is marked failed; other FSMs are not affected)."""
+        while cell.status == "live":
+            now = self.clock.now()
+            times = cell.restarts
+            if times is None:
+                times = cell.restarts = deque()
+            while times and times[0] <= now - self.restart_period:
+                times.popleft()
+            if len(times) >= self.restart_intensity:
+                self._n_failed += 1
+                log.error(
+                    "FSM %r of supervisor %r exceeded its restart intensity (%d in %gs); "
+                    "marked failed",
+                    cell.name,
+                    self.id,
+                    self.restart_intensity,
+                    self.restart_period,
+                    extra=self._extra(cell.name),
+                )
+                self._end(cell, "failed")
+                return
+            times.append(now)
+            self._n_restarts += 1
+            try:
+                await self._activate(cell, "restart")
+                return
+            except Exception as exc:
+                self._n_crashes += 1
+                log.error(
+                    "FSM %r of supervisor %r: restart failed: %r",
+                    cell.name,
+                    self.id,
+                    exc,
+                    exc_info=exc,
+                    extra=self._extra(cell.name),
+                )
+
+    async def _activate(self, cell: Cell, mode: str, payload: Any = None) -> Outcome:
+        """Bring ``cell`` to life: ``load`` (or, with no store, the start payload), then
+        ``on_resume`` + the loaded state's hard event (``Loaded``) or ``on_start`` + the
+        entry transition and its chain (``Created``).
+
+        ``mode`` is ``"start"``, ``"restart"`` (after a crash), ``"rehydrate"`` (after
+        passivation) or ``"recover"`` (after an interrupted event). Exceptions from
+        ``load``, ``on_start`` or ``on_resume`` propagate.
+        """
+        beh = cell.beh
+        store = beh.store
+        if store is not None:
+            loaded = await store.load(FSMKey(self.id, cell.name), beh.cls, payload)
+        elif mode == "start":
+            loaded = Created(payload)
+        elif mode == "restart":
+            log.warning(
+                "FSM %r of supervisor %r has no store: restarting from its start payload",
+                cell.name,
+                self.id,
+                extra=self._extra(cell.name),
+            )
+            loaded = Created(cell.start_payload)
+        else:
+            # No store: the in-memory snapshot is the last committed one.
+            loaded = Loaded(cell.snapshot)
+        if isinstance(loaded, Loaded):
+            snap = loaded.snapshot
+            if snap.state != STAR and snap.state not in beh.spec.states:
+                raise DefinitionMismatch(
+                    f"stored state {snap.state!r} of FSM {cell.name!r} is not a state of "
+                    f"{beh.cls.__qualname__} (states: {', '.join(beh.spec.states)})",
+                    name=cell.name,
+                )
+            if snap.name != cell.name:
+                snap = Snapshot(
+                    cell.name, snap.state, snap.payload, snap.version, snap.history, None
+                )
+            cell.snapshot = snap
+            cell.state = snap.state
+            if (c := beh.on_resume) is not None:
+                r = c[0](snap)
+                if c[1]:
+                    await r
+            self._arm_timer(cell)
+            hard = beh.table.automatic.get(snap.state)
+            if hard is not None:
+                return await self._event(cell, hard, None, automatic=True)
+            if snap.state == STAR:  # not-yet-entered snapshot (entry still pending)
+                entry = beh.spec.entry_event
+                if entry is not None:
+                    return await self._event(cell, entry, None)
+            return snap
+        if mode != "start" and store is not None:
+            raise StoreError(
+                f"store has no snapshot to {mode} FSM {cell.name!r} from",
+                store=type(store).__name__,
+                name=cell.name,
+            )
+        start = loaded.payload
+        if (c := beh.on_start) is not None:
+            start = c[0](start)
+            if c[1]:
+                start = await start
+        cell.snapshot = Snapshot(cell.name, STAR, start, loaded.version)
+        cell.state = STAR
+        entry = beh.spec.entry_event
+        if entry is None:  # pragma: no cover - validation guarantees one start
+            raise FSMNotFound(cell.name, supervisor=self.id)
+        out = await self._event(cell, entry, None)
+        if cell.status == "live":
+            self._arm_timer(cell)
+        return out
+
+    async def _reactivate(self, cell: Cell, mode: str) -> BaseException | None:
+        """Rehydrate or recover ``cell`` under its guard. When that raises (``load`` or
+        ``on_resume`` failed), it is a crash: the FSM is restarted within its restart
+        intensity. Returns an error for the caller when the FSM could not come back."""
+        try:
+            out = await self._activate(cell, mode)
+        except Exception as exc:
+            self._n_crashes += 1
+            log.error(
+                "FSM %r of supervisor %r could not be %s: %r",
+                cell.name,
+                self.id,
+                "rehydrated" if mode == "rehydrate" else "recovered",
+                exc,
+                exc_info=exc,
+                extra=self._extra(cell.name),
+            )
+            await self._restart(cell)
+            return exc if cell.status != "live" else None
+        return out if isinstance(out, BaseException) else None

@@ -1,0 +1,187 @@
+"""The mailbox: one event at a time per FSM, in arrival order, without a task per FSM.
+
+An awaited call to an idle FSM runs inline in the caller's task (``busy`` set, see
+``Supervisor.transition``); calls that find the FSM busy append to its mailbox (a deque made
+on first contention) and await a future. When the processor is done and items are queued,
+one drain task owned by the supervisor processes them, then clears ``busy``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from .._snapshot import Snapshot
+from ..errors import FSMNotFound, SupervisorClosed
+from ._cell import EVENT, READ, STOP, TICK, Cell, Item
+from ._core import Outcome, log
+from ._lifecycle import Lifecycle
+
+__all__ = ["Mailbox"]
+
+
+class Mailbox(Lifecycle):
+    """Queuing, draining and the supervisor's own tasks (see :class:`Core`)."""
+
+    _loop: asyncio.AbstractEventLoop | None
+    _stopping: dict[str, Cell]
+    _tasks: set[asyncio.Task[Any]]
+    _state: str
+
+    def _idle(self, cell: Cell) -> None:
+        """``cell`` came to rest: passivation bookkeeping (``_schedules.py``)."""
+        raise NotImplementedError
+
+    def _loop_(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is None:
+            raise SupervisorClosed(f"supervisor {self.id!r} is not entered yet")
+        return loop
+
+    async def _submit(self, cell: Cell, kind: int, event: str, event_payload: Any) -> Outcome:
+        """Process inline when the FSM is idle, else queue and await (arrival order)."""
+        if not cell.busy:
+            cell.busy = True
+            try:
+                out = await self._process(cell, kind, event, event_payload, 0)
+            except BaseException:
+                self._interrupted(cell)
+                raise
+            self._release(cell)
+            return out
+        fut: asyncio.Future[Outcome] = self._loop_().create_future()
+        mailbox = cell.mailbox
+        if mailbox is None:
+            mailbox = cell.mailbox = deque()
+        mailbox.append((kind, event, event_payload, fut, 0))
+        return await fut
+
+    def _enqueue(
+        self, cell: Cell, kind: int, event: str, event_payload: Any, attempt: int = 0
+    ) -> asyncio.Future[Outcome]:
+        """Queue an internal item (timer tick, retry, delayed event); never refused."""
+        fut: asyncio.Future[Outcome] = self._loop_().create_future()
+        mailbox = cell.mailbox
+        if mailbox is None:
+            mailbox = cell.mailbox = deque()
+        mailbox.append((kind, event, event_payload, fut, attempt))
+        if not cell.busy:
+            cell.busy = True
+            self._spawn(self._drain(cell))
+        return fut
+
+    async def _process(
+        self, cell: Cell, kind: int, event: str, event_payload: Any, attempt: int
+    ) -> Outcome:
+        if kind == EVENT and cell.snapshot is not None:
+            return await self._event(cell, event, event_payload)
+        if kind == STOP:
+            cell.status = "ended"
+            self._stopping.pop(cell.name, None)
+            return Snapshot(cell.name, cell.state, None)
+        if cell.status != "live":
+            return FSMNotFound(cell.name, supervisor=self.id)
+        if cell.snapshot is None:
+            self._n_rehydrations += 1
+            error = await self._reactivate(cell, "rehydrate")
+            if error is not None:
+                return (
+                    error
+                    if not isinstance(error, Exception)
+                    else FSMNotFound(cell.name, supervisor=self.id)
+                )
+            if cell.status != "live":
+                return FSMNotFound(cell.name, supervisor=self.id)
+        if kind == EVENT:
+            return await self._event(cell, event, event_payload)
+        if kind == READ:
+            snapshot: Snapshot = cell.snapshot
+            return snapshot
+        if kind == TICK:
+            return await self._tick(cell)
+        # RETRY: only if the FSM still sits where the retried event starts from
+        if cell.snapshot.last_error is None or not cell.beh.spec.targets(cell.state, event):
+            snapshot = cell.snapshot
+            return snapshot
+        return await self._event(cell, event, event_payload, automatic=True, attempt=attempt)
+
+    def _release(self, cell: Cell) -> None:
+        """Called by the processor when done: hand queued items to a drain task, or idle."""
+        if cell.mailbox:
+            self._spawn(self._drain(cell))
+            return
+        cell.busy = False
+        if cell.beh.passivates and cell.status == "live":
+            self._idle(cell)
+
+    async def _drain(self, cell: Cell) -> None:
+        mailbox = cell.mailbox
+        assert mailbox is not None
+        while mailbox:
+            kind, event, event_payload, fut, attempt = mailbox.popleft()
+            if fut is not None and fut.done():
+                continue  # its caller was cancelled while it waited
+            try:
+                out = await self._process(cell, kind, event, event_payload, attempt)
+            except asyncio.CancelledError:
+                if fut is not None and not fut.done():
+                    fut.cancel()
+                raise
+            except BaseException:
+                if fut is not None and not fut.done():
+                    fut.cancel()
+                self._interrupted(cell)
+                raise
+            if fut is not None and not fut.done():
+                fut.set_result(out)
+        cell.busy = False
+        if cell.beh.passivates and cell.status == "live":
+            self._idle(cell)
+
+    def _interrupted(self, cell: Cell) -> None:
+        """An event was interrupted (its caller was cancelled): whether it committed is
+        unknown, so the FSM reloads its last committed snapshot before anything else."""
+        if cell.status != "live" or self._state != "open":
+            cell.busy = False
+            return
+        self._spawn(self._recover(cell))
+
+    async def _recover(self, cell: Cell) -> None:
+        await self._reactivate(cell, "recover")
+        if cell.mailbox:
+            await self._drain(cell)
+        else:
+            cell.busy = False
+
+    def _spawn(self, coro: Any) -> None:
+        if self._state == "closed":
+            coro.close()  # nothing may outlive the supervisor
+            return
+        task = self._loop_().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "supervisor %r: internal task failed",
+                self.id,
+                exc_info=task.exception(),
+                extra={"supervisor": self.id},
+            )
+
+    def _fail_queued(self, cell: Cell, error: BaseException) -> None:
+        mailbox = cell.mailbox
+        if not mailbox:
+            return
+        keep: deque[Item] = deque()
+        while mailbox:
+            item = mailbox.popleft()
+            fut = item[3]
+            if item[0] == STOP:
+                keep.append(item)
+            elif fut is not None and not fut.done():
+                fut.set_result(error)
+        mailbox.extend(keep)
