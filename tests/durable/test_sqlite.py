@@ -96,6 +96,34 @@ async def test_stale_row_fails_alone_in_its_batch(tmp_path: Path) -> None:
         assert (await loaded(store, key("stale"))).version == 1
 
 
+async def test_one_key_twice_in_a_batch_keeps_its_order(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", journal=True, journal_keep=2) as store:
+        gate = Gate(store)
+        await gate.wait_entered()
+        tasks = [asyncio.create_task(write(store, key("k"), v)) for v in (1, 2, 3)]
+        tasks += [asyncio.create_task(write(store, key(f"o{i}"), 1)) for i in range(5)]
+        await queued(store, 8)
+        await gate.open()
+        await asyncio.gather(*tasks)
+        assert (await loaded(store, key("k"))).version == 3
+        assert [line.version for line in await store.journal("k", "sup")] == [2, 3]
+        assert [line.version for line in await store.journal("o4", "sup")] == [1]
+
+
+async def test_batched_journal_lines_and_pruning(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", journal=True, journal_keep=2) as store:
+        for version in (1, 2, 3):
+            gate = Gate(store)
+            await gate.wait_entered()
+            tasks = [asyncio.create_task(write(store, key(f"f{i}"), version)) for i in range(20)]
+            await queued(store, 20)
+            await gate.open()
+            await asyncio.gather(*tasks)
+        for i in (0, 19):
+            lines = await store.journal(f"f{i}", "sup")
+            assert [(line.version, line.target) for line in lines] == [(2, "busy"), (3, "idle")]
+
+
 async def test_job_failing_after_writing_is_undone_alone(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "s.db") as store:
         await write(store, key("k"), 1)

@@ -76,6 +76,10 @@ class SQLiteThread:
             silently drops a write).
         clean: exception types a job raises only BEFORE writing anything (for example
             ``StaleSnapshot``): such a job fails alone and its batch goes on.
+        bulk: optional fast path of a batch: ``bulk(conn, fns)`` writes every job at once
+            inside the transaction and returns ``True`` (every job then succeeded with
+            ``None``), or ``False`` to have the transaction rolled back and the jobs run
+            one by one.
     """
 
     def __init__(
@@ -88,9 +92,12 @@ class SQLiteThread:
         translate: Callable[[sqlite3.Error], StoreError],
         closed: Callable[[], StoreError],
         clean: tuple[type[Exception], ...] = (),
+        bulk: Callable[[sqlite3.Connection, list[Callable[[sqlite3.Connection], Any]]], bool]
+        | None = None,
     ) -> None:
         self._closed = closed
         self._clean = clean
+        self._bulk = bulk
         self._connect = connect
         self._name = name
         self._group_commit = group_commit
@@ -208,6 +215,13 @@ class SQLiteThread:
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
+            if self._bulk is not None and len(jobs) > 1:
+                if self._bulk_ok(conn, jobs):
+                    conn.execute("COMMIT")
+                    self._deliver([(job.future, True, None) for job in jobs])
+                    return []
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
                 try:
                     outcomes.append((job.future, True, job.fn(conn)))
@@ -235,6 +249,13 @@ class SQLiteThread:
             return []
         self._deliver(outcomes)
         return []
+
+    def _bulk_ok(self, conn: sqlite3.Connection, jobs: list[_Job]) -> bool:
+        assert self._bulk is not None
+        try:
+            return self._bulk(conn, [job.fn for job in jobs])
+        except _ROW_LEVEL:
+            return False  # the one-by-one path finds the job at fault
 
     @staticmethod
     def _deliver(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:

@@ -38,6 +38,7 @@ from ._protocol import Created, Loaded
 from ._sqlite_errors import translate
 from ._sqlite_schema import check_schema, ensure_schema
 from ._sqlite_worker import SQLiteThread
+from ._sqlite_write import StoreJob, write_many
 from .codecs import DEFAULT_CODEC, Codec
 
 if TYPE_CHECKING:
@@ -48,21 +49,7 @@ __all__ = ["SQLiteStore"]
 _SNAPSHOT_COLUMNS = (
     "state, payload, codec, version, definition_hash, history, last_error, updated_at"
 )
-_INSERT = (
-    f"INSERT INTO snapshots (supervisor, name, {_SNAPSHOT_COLUMNS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (supervisor, name) DO NOTHING"
-)
-_UPDATE = (
-    "UPDATE snapshots SET state = ?, payload = ?, codec = ?, version = ?, definition_hash = ?,"
-    " history = ?, last_error = ?, updated_at = ? "
-    "WHERE supervisor = ? AND name = ? AND version = ?"
-)
 _SELECT = f"SELECT {_SNAPSHOT_COLUMNS} FROM snapshots WHERE supervisor = ? AND name = ?"
-_JOURNAL = (
-    "INSERT INTO journal (supervisor, name, version, source, target, event, event_payload,"
-    " codec, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-_PRUNE = "DELETE FROM journal WHERE supervisor = ? AND name = ? AND version <= ?"
 _ERROR = (
     "INSERT INTO errors (supervisor, name, version, stage, state, event, reason, failure, at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (supervisor, name) DO UPDATE SET"
@@ -239,6 +226,7 @@ class SQLiteStore:
             translate=self._translate,
             closed=self._closed,
             clean=(StaleSnapshot,),
+            bulk=write_many,
         )
         await writer.start()
         await self._start_reader(writer)
@@ -330,52 +318,9 @@ class SQLiteStore:
         writer = self._writer_thread()
         row = rec.encode_snapshot(snapshot, info, self._codec, store=self._label, key=key)
         line = rec.encode_journal(snapshot, info, self._codec) if self._journal else None
-        expected = info.expected_version
-        keep = self._journal_keep
-        label = self._label
-        values = (
-            row.state,
-            row.payload,
-            row.codec,
-            row.version,
-            row.definition_hash,
-            row.history,
-            row.last_error,
-            row.updated_at,
+        job = StoreJob(
+            key, row, info.expected_version, line, keep=self._journal_keep, label=self._label
         )
-
-        def job(conn: sqlite3.Connection) -> None:
-            if expected == 0:  # a first commit (no row is ever stored at version 0)
-                written = conn.execute(_INSERT, (*key, *values)).rowcount == 1
-            else:
-                written = conn.execute(_UPDATE, (*values, *key, expected)).rowcount == 1
-            if not written:
-                found = conn.execute(
-                    "SELECT version FROM snapshots WHERE supervisor = ? AND name = ?", key
-                ).fetchone()
-                raise StaleSnapshot(
-                    name=key.name,
-                    expected=expected,
-                    actual=None if found is None else int(found[0]),
-                    store=label,
-                )
-            if line is not None:
-                conn.execute(
-                    _JOURNAL,
-                    (
-                        *key,
-                        line.version,
-                        line.source,
-                        line.target,
-                        line.event,
-                        line.event_payload,
-                        line.codec,
-                        line.at,
-                    ),
-                )
-                if keep is not None:
-                    conn.execute(_PRUNE, (*key, line.version - keep))
-
         await writer.call(job)
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
