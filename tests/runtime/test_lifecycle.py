@@ -258,3 +258,30 @@ async def test_shutdown_cancels_everything_and_fails_waiters() -> None:
         await waiter
     assert clock.pending == 0
     assert sup.statistics().live == 0
+
+
+async def test_close_releases_a_pending_stop_fsm() -> None:
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    class Slow(fm.FSM, definition=CYCLE):
+        async def on_transition(
+            self, state: str, event: str, event_payload: Any, payload: Any
+        ) -> tuple[str, Any]:
+            if event == "start":
+                entered.set()
+                await gate.wait()
+            return await super().on_transition(state, event, event_payload, payload)
+
+    sup = fm.Supervisor()
+    async with sup:
+        await sup.start_fsm(Slow, "x")
+        busy = asyncio.create_task(sup.transition("x", "start"))
+        await entered.wait()
+        stopping = asyncio.create_task(sup.stop_fsm("x"))
+        await asyncio.sleep(0)
+        assert not stopping.done()
+    await stopping  # released by the close, not left hanging
+    gate.set()
+    assert (await busy).state == "running"  # the inline event still finishes
+    assert not sup._tasks

@@ -137,7 +137,14 @@ class FakeClock:
             self._now = max(self._now, when)
             result = call.callback()
             if inspect.isawaitable(result):
-                await result
+                try:
+                    await result
+                except asyncio.CancelledError:
+                    # The work was cancelled by its owner (a supervisor closing): go on,
+                    # unless it is this task that is being cancelled.
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise
             await self._settle()
         self._now = max(self._now, target)
 

@@ -172,7 +172,9 @@ class Mailbox(Lifecycle):
                 extra={"supervisor": self.id},
             )
 
-    def _fail_queued(self, cell: Cell, error: BaseException) -> None:
+    def _fail_queued(self, cell: Cell, error: BaseException, *, keep_stop: bool = True) -> None:
+        """Resolve every queued item's future with ``error`` (the awaiting caller raises it).
+        A pending ``stop_fsm`` stays queued unless ``keep_stop`` is False."""
         mailbox = cell.mailbox
         if not mailbox:
             return
@@ -180,7 +182,7 @@ class Mailbox(Lifecycle):
         while mailbox:
             item = mailbox.popleft()
             fut = item[3]
-            if item[0] == STOP:
+            if item[0] == STOP and keep_stop:
                 keep.append(item)
             elif fut is not None and not fut.done():
                 fut.set_result(error)

@@ -74,6 +74,8 @@ class Schedules(Mailbox):
         return self._enqueue(cell, EVENT, handle.event, handle.event_payload)
 
     def _idle(self, cell: Cell) -> None:
+        if self._state != "open":
+            return
         beh = cell.beh
         if cell.state in beh.options.hibernate:
             self._evict(cell)

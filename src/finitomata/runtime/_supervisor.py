@@ -170,7 +170,7 @@ class Supervisor(Schedules):
             if cell.timer is not None:
                 cell.timer.cancel()
                 cell.timer = None
-            self._fail_queued(cell, closed)
+            self._fail_queued(cell, closed, keep_stop=False)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
