@@ -80,7 +80,8 @@ def _create_shared(session: RaySession) -> tuple[Any, list[Any]]:
     spec = session.attach().cluster_spec()
     registry = open_registry(spec.supervisor)
     _, _, hosts, _ = ray.get(registry.ensure.remote(spec))
-    ray.get([h.ready.remote() for h in hosts])
+    for outcome in ray.get([h.ready.remote() for h in hosts]):
+        assert outcome.error is None, outcome.error
     return registry, hosts
 
 

@@ -8,6 +8,7 @@ import pytest
 
 import finitomata as fm
 from finitomata.cluster import ClusterStatistics, ClusterSupervisor, shard_of
+from finitomata.persistency.postgres import PostgresStore
 
 from .conftest import RaySession
 from .kit import COUNTER, Count, CounterFSM, FragileFSM
@@ -229,3 +230,18 @@ async def test_fsm_class_the_hosts_cannot_import_is_refused(
     with pytest.raises(TypeError, match="FSM subclass"):
         await cluster.start_fsm(int, uniq + "int", None)  # type: ignore[arg-type]
     assert not cluster.alive(uniq + "local")
+
+
+async def test_unreachable_database_fails_the_start(ray_session: RaySession) -> None:
+    cs = ClusterSupervisor(
+        f"down-{shard_of('x', 1000)}",
+        persistency=PostgresStore("postgresql://postgres@127.0.0.1:1/test"),
+        shards=2,
+        hosts=1,
+    )
+    with pytest.raises(fm.StoreUnavailable) as down:
+        async with cs:
+            pass
+    assert "127.0.0.1" in str(down.value)
+    with pytest.raises(fm.SupervisorClosed):
+        await cs.state("x")

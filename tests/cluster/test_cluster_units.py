@@ -4,6 +4,8 @@ de-duplication window and its store wrapper (against the real PostgreSQL)."""
 from __future__ import annotations
 
 import collections
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 
@@ -129,3 +131,19 @@ def test_claims_match_the_callers_event() -> None:
     assert not claim.matches(TransitionInfo("a", "a", "bump", {"n": 2}, 1, 0.0))
     assert not claim.matches(TransitionInfo("a", "b", "__timer__", {"n": 1}, 1, 0.0))
     assert claim.matches(TransitionInfo("a", "a", "x", None, 1, 0.0, event_id="ev"))
+
+
+def test_facade_exports_are_sorted_and_resolvable() -> None:
+    import finitomata.cluster as facade
+
+    assert list(facade.__all__) == sorted(facade.__all__)
+    for name in facade.__all__:
+        assert getattr(facade, name).__doc__, name
+
+
+def test_importing_the_cluster_package_does_not_import_ray() -> None:
+    code = (
+        "import sys, finitomata, finitomata.cluster;"
+        "assert 'ray' not in sys.modules and 'asyncpg' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

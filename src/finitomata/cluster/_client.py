@@ -17,7 +17,7 @@ from ._placement import shard_of
 from ._ray import import_ray
 from ._registry import NAMESPACE, ClusterSpec, open_registry
 from ._stats import ClusterStatistics, HostStatistics
-from ._wire import Op, new_event_id
+from ._wire import Op, decode_error, new_event_id
 
 __all__ = ["ClusterSupervisor", "DelayedTransition"]
 
@@ -207,7 +207,9 @@ class ClusterSupervisor:
         try:
             self._registry = open_registry(self.id)
             _, self._table, self._handles, self._owner = await self._registry.ensure.remote(spec)
-            await asyncio.gather(*(h.ready.remote() for h in self._handles))
+            for outcome in await asyncio.gather(*(h.ready.remote() for h in self._handles)):
+                if outcome.error is not None:
+                    raise decode_error(outcome.error)
         except BaseException:
             await self._teardown()
             raise

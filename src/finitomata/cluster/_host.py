@@ -111,33 +111,44 @@ class ShardHost:
 
     # ------------------------------------------------------------------ lifecycle
     async def _ready(self) -> None:
-        if self._boot is None:
-            self._boot = asyncio.get_running_loop().create_task(self._start())
-        await asyncio.shield(self._boot)
+        """Start once; a start that failed (database down) is tried again by the next
+        request."""
+        boot = self._boot
+        if boot is None or (boot.done() and not boot.cancelled() and boot.exception()):
+            boot = self._boot = asyncio.get_running_loop().create_task(self._start())
+        await asyncio.shield(boot)
 
     async def _start(self) -> None:
         from ..runtime import Supervisor
 
         ray = import_ray()
         cfg = self.config
-        self._control = Control(cfg.dsn, cfg.schema)
-        await self._control.start()
-        self.epoch = await self._control.next_epoch(cfg.supervisor, cfg.host)
-        self._inner = ray.cloudpickle.loads(cfg.store)
-        await self._inner.start()
-        self._window = DedupWindow(self._control, cfg.supervisor, self.epoch, cfg.dedup_window)
-        self._store = DedupStore(self._inner, self._window)
-        self._sup = Supervisor(
-            cfg.supervisor,
-            persistency=self._store,
-            restart_intensity=cfg.restart_intensity,
-            restart_period=cfg.restart_period,
-            listeners=(_Terminations(self),),
-        )
-        await self._sup.__aenter__()
-        for name, shard, key in await self._control.live_names(cfg.supervisor, cfg.shards):
-            if shard in cfg.shards:
-                self._index[name] = key
+        control = Control(cfg.dsn, cfg.schema)
+        inner: Any = None
+        try:
+            await control.start()
+            self.epoch = await control.next_epoch(cfg.supervisor, cfg.host)
+            inner = ray.cloudpickle.loads(cfg.store)
+            await inner.start()
+            window = DedupWindow(control, cfg.supervisor, self.epoch, cfg.dedup_window)
+            store = DedupStore(inner, window)
+            sup = Supervisor(
+                cfg.supervisor,
+                persistency=store,
+                restart_intensity=cfg.restart_intensity,
+                restart_period=cfg.restart_period,
+                listeners=(_Terminations(self),),
+            )
+            await sup.__aenter__()
+            names = await control.live_names(cfg.supervisor, cfg.shards)
+        except BaseException:
+            if inner is not None:
+                await inner.aclose()
+            await control.aclose()
+            raise
+        self._control, self._inner, self._window, self._store = control, inner, window, store
+        self._sup = sup
+        self._index.update((name, key) for name, shard, key in names if shard in cfg.shards)
         self._node_id = str(ray.get_runtime_context().get_node_id())
         log.info(
             "cluster %s: host %d epoch %d up with %d live name(s) in %d shard(s)",
@@ -148,18 +159,26 @@ class ShardHost:
             len(cfg.shards),
         )
 
-    async def ready(self) -> HostInfo:
-        """Start (once) and say who answered."""
-        await self._ready()
-        return HostInfo(self.config.host, self.epoch, os.getpid(), self._node_id)
+    async def ready(self) -> Outcome:
+        """Start (once) and say who answered: an :class:`Outcome` holding a
+        :class:`HostInfo`, or the error that kept the host from starting."""
+        try:
+            await self._ready()
+        except Exception as exc:
+            return Outcome(error=encode_error(exc))
+        return Outcome(HostInfo(self.config.host, self.epoch, os.getpid(), self._node_id))
 
     async def shutdown(self) -> None:
         """Stop the local runtime (snapshots stay in the store) and close the store and the
         control pool. Idempotent; requests after it fail."""
-        if self._boot is None or self._closing:
+        boot = self._boot
+        if boot is None or self._closing:
             return
         self._closing = True
-        await asyncio.shield(self._boot)
+        try:
+            await asyncio.shield(boot)
+        except Exception:
+            return  # never started: nothing to close
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -174,7 +193,11 @@ class ShardHost:
         Requests for one FSM run one at a time in batch order; different FSMs run
         concurrently. Errors are returned as data (see :mod:`._wire`), never raised.
         """
-        await self._ready()
+        try:
+            await self._ready()
+        except Exception as exc:
+            error = encode_error(exc)
+            return [Outcome(error=error) for _ in ops]
         futures = [self._enqueue(op) for op in ops]
         return list(await asyncio.gather(*futures))
 
