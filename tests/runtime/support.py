@@ -41,6 +41,7 @@ class DictStore:
         self.snapshots: dict[FSMKey, Snapshot] = {}
         self.errors: dict[FSMKey, FailureInfo] = {}
         self.infos: list[TransitionInfo] = []
+        self.committed: list[tuple[str, int]] = []  # (name, version) of successful writes
         self.calls: list[tuple[str, str, int]] = []
         self.fail_store = 0
         self.fail_load = 0
@@ -96,6 +97,7 @@ class DictStore:
             )
         self.snapshots[key] = snapshot
         self.infos.append(info)
+        self.committed.append((key.name, snapshot.version))
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         self._check()
