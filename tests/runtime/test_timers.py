@@ -283,3 +283,21 @@ async def test_fake_clock_rejects_going_back() -> None:
     await clock.advance(5)
     assert order == [1, 11, 2]
     assert clock.now() == 15.0
+
+
+async def test_transition_later_argument_forms() -> None:
+    clock = FakeClock()
+
+    class F(fm.FSM, definition=CYCLE):
+        pass
+
+    async with fm.Supervisor(clock=clock) as sup:
+        await sup.start_fsm(F, "x")
+        with pytest.raises(TypeError, match="delay"):
+            sup.transition_later("x", "start")
+        with pytest.raises(ValueError, match="delay"):
+            sup.transition_later("x", "start", delay=-1)
+        handle = sup.transition_later("x", "start", None, 2.0)
+        assert handle.when == 2.0
+        await clock.advance(2.0)
+        assert handle.fired()

@@ -464,7 +464,7 @@ class Supervisor(Schedules):
         return out
 
     def transition_later(
-        self, name: str, event: str, event_payload: Any = None, *, delay: float
+        self, name: str, event: str, event_payload: Any = None, delay: float | None = None
     ) -> DelayedTransition:
         """Send ``event`` to FSM ``name`` after ``delay`` seconds (of the supervisor's clock).
 
@@ -474,8 +474,11 @@ class Supervisor(Schedules):
 
         Raises:
             FSMNotFound: no live FSM has that name now.
+            TypeError: ``delay`` is missing.
             ValueError: ``delay`` is negative.
         """
+        if delay is None:
+            raise TypeError("transition_later() needs delay= (seconds)")
         asyncio.get_running_loop()
         self._lookup(name)
         if delay < 0:

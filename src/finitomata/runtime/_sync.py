@@ -174,7 +174,7 @@ class SyncSupervisor:
         self._call(self._sup.transition_nowait, name, event, event_payload)
 
     def transition_later(
-        self, name: str, event: str, event_payload: Any = None, *, delay: float
+        self, name: str, event: str, event_payload: Any = None, delay: float | None = None
     ) -> SyncDelayedTransition:
         """See :meth:`Supervisor.transition_later`."""
         handle = self._call(self._sup.transition_later, name, event, event_payload, delay=delay)
