@@ -8,7 +8,7 @@ For each store (``SQLiteStore`` with ``synchronous=FULL``, the default, and ``NO
 
 * raw driver limits measured in the same run, on the same table, with the same rows and the
   same compare-and-set ``UPDATE ... WHERE version = ?``: one row per transaction (sequential)
-  and 100 rows per transaction (``sqlite3`` directly; ``asyncpg`` ``executemany`` in a
+  and 100 rows per transaction, over as many distinct rows as the workload has FSMs (``sqlite3`` directly; ``asyncpg`` ``executemany`` in a
   transaction). Raw and store runs alternate in short rounds and the medians are printed,
   because the load of a shared machine (disk flushes above all) drifts within a minute;
 * acknowledged ``store()`` calls per second (each one a committed transition) with 1, 100 and
@@ -142,15 +142,23 @@ class RawSQLite:
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute(f"PRAGMA synchronous = {synchronous}")
-        self.names = [f"raw-{i}" for i in range(BATCH)]
-        self.versions = dict.fromkeys(self.names, 1)
+        self.names: list[str] = []
+        self.versions: dict[str, int] = {}
+        self.cursor = 0
+        self._ensure(BATCH)
+
+    def _ensure(self, rows: int) -> None:
+        """Have ``rows`` raw rows (the same number of distinct rows as the workload)."""
+        new = [f"raw-{i}" for i in range(len(self.names), rows)]
         self.conn.execute("BEGIN")
-        for name in self.names:
+        for name in new:
             self.conn.execute(
                 "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (SUPERVISOR, name, *row_values(name, 1)),
             )
+            self.versions[name] = 1
         self.conn.execute("COMMIT")
+        self.names += new
 
     def _update(self, name: str) -> None:
         v = self.versions[name]
@@ -166,20 +174,23 @@ class RawSQLite:
             self.conn.execute("COMMIT")
         return count / (time.perf_counter() - start)
 
-    def _batched(self, batches: int) -> float:
+    def _batched(self, batches: int, rows: int) -> float:
+        self._ensure(rows)
         start = time.perf_counter()
         for _ in range(batches):
             self.conn.execute("BEGIN")
-            for name in self.names:
-                self._update(name)
+            for _ in range(BATCH):
+                self._update(self.names[self.cursor % rows])
+                self.cursor += 1
             self.conn.execute("COMMIT")
         return batches * BATCH / (time.perf_counter() - start)
 
     async def single(self, count: int) -> float:
         return await asyncio.to_thread(self._single, count)
 
-    async def batched(self, batches: int) -> float:
-        return await asyncio.to_thread(self._batched, batches)
+    async def batched(self, batches: int, rows: int) -> float:
+        """Rows/s updating ``rows`` distinct rows round robin, ``BATCH`` per transaction."""
+        return await asyncio.to_thread(self._batched, batches, rows)
 
     async def close(self) -> None:
         self.conn.close()
@@ -197,18 +208,24 @@ class RawPostgres:
             f"UPDATE {table} SET state = $1, payload = $2, codec = $3, version = $4, definition_hash = $5,"
             " history = $6, last_error = $7, updated_at = $8 WHERE supervisor = $9 AND name = $10 AND version = $11"
         )
-        self.names = [f"raw-{i}" for i in range(BATCH)]
-        self.versions = dict.fromkeys(self.names, 1)
+        self.names: list[str] = []
+        self.versions: dict[str, int] = {}
+        self.cursor = 0
 
     @classmethod
     async def open(cls, schema: str) -> RawPostgres:
         import asyncpg
 
         raw = cls(await asyncpg.connect(PG_DSN), schema)
-        await raw.conn.executemany(
-            raw.insert, [(SUPERVISOR, n, *row_values(n, 1)) for n in raw.names]
-        )
+        await raw._ensure(BATCH)
         return raw
+
+    async def _ensure(self, rows: int) -> None:
+        """Have ``rows`` raw rows (the same number of distinct rows as the workload)."""
+        new = [f"raw-{i}" for i in range(len(self.names), rows)]
+        await self.conn.executemany(self.insert, [(SUPERVISOR, n, *row_values(n, 1)) for n in new])
+        self.versions.update(dict.fromkeys(new, 1))
+        self.names += new
 
     def _args(self, name: str) -> tuple[Any, ...]:
         v = self.versions[name]
@@ -222,11 +239,15 @@ class RawPostgres:
             assert status == "UPDATE 1"
         return count / (time.perf_counter() - start)
 
-    async def batched(self, batches: int) -> float:
+    async def batched(self, batches: int, rows: int) -> float:
+        """Rows/s updating ``rows`` distinct rows round robin, ``BATCH`` per transaction."""
+        await self._ensure(rows)
         start = time.perf_counter()
         for _ in range(batches):
+            chunk = [self.names[(self.cursor + k) % rows] for k in range(BATCH)]
+            self.cursor += BATCH
             async with self.conn.transaction():
-                await self.conn.executemany(self.update, [self._args(n) for n in self.names])
+                await self.conn.executemany(self.update, [self._args(n) for n in chunk])
         return batches * BATCH / (time.perf_counter() - start)
 
     async def close(self) -> None:
@@ -250,7 +271,7 @@ async def run_store(label: str, store: Any, raw: Any, sizes: dict[str, int], rou
                     raw_rate = await raw.single(sizes["one"])
                 else:
                     raw_rate = await raw.batched(
-                        max(1, fsms * per_fsm // BATCH // (10 if fsms > 100 else 1))
+                        max(1, fsms * per_fsm // BATCH), rows=max(BATCH, fsms)
                     )
                 rate = await acknowledged_rate(store, fsms, per_fsm, f"c{fsms}-{r}")
                 raws.append(raw_rate)
