@@ -184,10 +184,16 @@ class SQLiteThread:
                     stop = True
                     break
                 jobs.append(item)  # type: ignore[arg-type]
-            if self._group_commit:
-                self._run_batch(conn, jobs)
-            else:
-                self._run_each(conn, jobs)
+            try:
+                if self._group_commit:
+                    self._run_batch(conn, jobs)
+                else:
+                    self._run_each(conn, jobs)
+            except Exception as exc:  # a bug here must not leave callers waiting forever
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                self._deliver([(job.future, False, exc) for job in jobs])  # done ones are skipped
             if stop:
                 return
 
