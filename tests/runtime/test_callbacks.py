@@ -353,3 +353,33 @@ async def test_transition_info_given_to_the_store() -> None:
     )
     assert start.expected_version == 1
     assert start.definition_hash == F.definition_hash
+
+
+def _plain_wrapper(fn: Any) -> Any:
+    """A decorator hiding that ``fn`` is async (a plain function returning a coroutine)."""
+
+    def wrapper(*args: Any) -> Any:
+        return fn(*args)
+
+    return wrapper
+
+
+async def test_callbacks_returning_awaitables_are_awaited() -> None:
+    seen: list[str] = []
+
+    class F(fm.FSM, definition=CYCLE):
+        @_plain_wrapper
+        async def on_enter(self, state: str, snapshot: Snapshot) -> None:
+            seen.append(state)
+
+        @_plain_wrapper
+        async def on_transition(
+            self, state: str, event: str, event_payload: Any, payload: Any
+        ) -> tuple[str, Any]:
+            return self.default_target(state, event), "decorated"
+
+    async with fm.Supervisor() as sup:
+        snap = await sup.start_fsm(F, "x")
+        assert snap.payload == "decorated"
+        await sup.transition("x", "start")
+    assert seen == ["idle", "running"]

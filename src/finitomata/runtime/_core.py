@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from .._engine import Failed, check_event, fail, make_transition_info
@@ -125,7 +126,7 @@ class Core:
             else:
                 try:
                     result = call[0](state, event, event_payload, snap.payload)
-                    if call[1]:
+                    if call[1] or (type(result) is not tuple and isawaitable(result)):
                         result = await result
                 except Exception as exc:
                     result = exc
@@ -164,7 +165,7 @@ class Core:
             try:
                 if state != STAR and (c := beh.on_exit) is not None:
                     r = c[0](state, new)
-                    if c[1]:
+                    if c[1] or (r is not None and isawaitable(r)):
                         await r
                 if beh.after_transition or self._after_transition:
                     await self._notify_transition(cell, new)
@@ -172,7 +173,7 @@ class Core:
                     return await self._terminate(cell, new)
                 if (c := beh.on_enter) is not None:
                     r = c[0](new.state, new)
-                    if c[1]:
+                    if c[1] or (r is not None and isawaitable(r)):
                         await r
             except Exception as exc:
                 return await self._crash(cell, new, exc)
@@ -297,7 +298,7 @@ class Core:
         if report and (c := beh.on_failure) is not None:
             try:
                 r = c[0](failure.event, failure.event_payload, snapshot)
-                if c[1]:
+                if c[1] or (r is not None and isawaitable(r)):
                     await r
             except Exception:
                 self._n_listener_errors += 1
@@ -310,7 +311,7 @@ class Core:
         for fn, is_async in (*beh.after_failure, *self._after_failure):
             try:
                 r = fn(cell.name, failure)
-                if is_async:
+                if is_async or (r is not None and isawaitable(r)):
                     await r
             except Exception:
                 self._listener_error(cell, "after_failure")
@@ -320,7 +321,7 @@ class Core:
         for fn, is_async in (*cell.beh.after_transition, *self._after_transition):
             try:
                 r = fn(cell.name, snapshot)
-                if is_async:
+                if is_async or (r is not None and isawaitable(r)):
                     await r
             except Exception:
                 self._listener_error(cell, "after_transition")
@@ -346,7 +347,7 @@ class Core:
         if c is not None and snap.state != STAR:
             try:
                 result = c[0](snap.state, snap)
-                if c[1]:
+                if c[1] or (result is not None and isawaitable(result)):
                     result = await result
             except Exception as exc:
                 failed = fail(beh.spec, snap, TIMER_EVENT, None, "timer", repr(exc), exc)

@@ -7,6 +7,7 @@ Runs under the FSM's guard, like everything in :mod:`._core`.
 from __future__ import annotations
 
 from collections import deque
+from inspect import isawaitable
 from typing import Any
 
 from .._snapshot import FSMKey, Snapshot
@@ -33,7 +34,7 @@ class Lifecycle(Core):
         if (c := cell.beh.on_terminate) is not None:
             try:
                 r = c[0](snapshot)
-                if c[1]:
+                if c[1] or (r is not None and isawaitable(r)):
                     await r
             except Exception as exc:
                 self._n_crashes += 1
@@ -148,7 +149,7 @@ class Lifecycle(Core):
             cell.state = snap.state
             if (c := beh.on_resume) is not None:
                 r = c[0](snap)
-                if c[1]:
+                if c[1] or (r is not None and isawaitable(r)):
                     await r
             self._arm_timer(cell)
             hard = beh.table.automatic.get(snap.state)
@@ -168,7 +169,7 @@ class Lifecycle(Core):
         start = loaded.payload
         if (c := beh.on_start) is not None:
             start = c[0](start)
-            if c[1]:
+            if c[1] or isawaitable(start):
                 start = await start
         cell.snapshot = Snapshot(cell.name, STAR, start, loaded.version)
         cell.state = STAR
