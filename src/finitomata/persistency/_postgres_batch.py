@@ -120,6 +120,10 @@ class BatchWriter:
             self._inflight += 1
             try:
                 await self._flush(batch)
+            except Exception as exc:  # a bug here must not leave callers waiting forever
+                for w in batch:
+                    if not w.future.done():
+                        w.future.set_exception(exc)
             finally:
                 self._inflight -= 1
                 if not self._pending and not self._inflight:
