@@ -192,3 +192,44 @@ async def test_different_fsms_progress_concurrently() -> None:
         assert not blocked.done()
         gate.set()
         assert (await blocked).payload == ["wait"]
+
+
+async def test_a_bug_in_queued_processing_reaches_its_caller_and_the_fsm_recovers() -> None:
+    gate = asyncio.Event()
+
+    class Gated(Last):
+        async def on_transition(
+            self, state: str, event: str, event_payload: Any, payload: Any
+        ) -> tuple[str, Any]:
+            if event_payload == "wait":
+                await gate.wait()
+            return await super().on_transition(state, event, event_payload, payload)
+
+    resumed: list[int] = []
+
+    class Resuming(Gated):
+        def on_resume(self, snapshot: Snapshot) -> None:
+            resumed.append(snapshot.version)
+
+    async with fm.Supervisor(persistency=DictStore()) as sup:
+        await sup.start_fsm(Resuming, "x")
+        real = sup._process
+
+        async def buggy(cell: Any, kind: int, event: str, payload: Any, attempt: int) -> Any:
+            if payload == "bug":
+                raise RuntimeError("runtime bug")
+            return await real(cell, kind, event, payload, attempt)
+
+        sup._process = buggy  # type: ignore[method-assign]
+        first = asyncio.create_task(sup.transition("x", "bump", "wait"))
+        await asyncio.sleep(0)
+        bugged = asyncio.create_task(sup.transition("x", "bump", "bug"))
+        after = asyncio.create_task(sup.transition("x", "bump", "after"))
+        await asyncio.sleep(0)
+        gate.set()
+        assert (await first).version == 2
+        with pytest.raises(RuntimeError, match="runtime bug"):
+            await bugged
+        snap = await after
+        assert (snap.version, snap.payload) == (3, "after")
+        assert resumed == [2]

@@ -128,6 +128,21 @@ class Mailbox(Lifecycle):
                 if fut is not None and not fut.done():
                     fut.cancel()
                 raise
+            except Exception as exc:
+                # A bug escaped the processing: its caller gets it, and the FSM reloads its
+                # last commit before the rest of the mailbox is drained (by _recover).
+                log.error(
+                    "FSM %r of supervisor %r: processing failed: %r",
+                    cell.name,
+                    self.id,
+                    exc,
+                    exc_info=exc,
+                    extra=self._extra(cell.name),
+                )
+                if fut is not None and not fut.done():
+                    fut.set_result(exc)
+                self._interrupted(cell)
+                return
             except BaseException:
                 if fut is not None and not fut.done():
                     fut.cancel()
@@ -140,8 +155,9 @@ class Mailbox(Lifecycle):
             self._idle(cell)
 
     def _interrupted(self, cell: Cell) -> None:
-        """An event was interrupted (its caller was cancelled): whether it committed is
-        unknown, so the FSM reloads its last committed snapshot before anything else."""
+        """An event was interrupted (its caller was cancelled, or a bug escaped): whether it
+        committed is unknown, so the FSM reloads its last committed snapshot before
+        anything else."""
         if cell.status != "live" or self._state != "open":
             cell.busy = False
             return
