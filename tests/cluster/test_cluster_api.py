@@ -245,3 +245,22 @@ async def test_unreachable_database_fails_the_start(ray_session: RaySession) -> 
     assert "127.0.0.1" in str(down.value)
     with pytest.raises(fm.SupervisorClosed):
         await cs.state("x")
+
+
+async def test_concurrent_starts_of_one_name_activate_it_once(
+    ray_session: RaySession, cluster: ClusterSupervisor, uniq: str
+) -> None:
+    name = uniq + "race"
+    async with ray_session.attach() as other:
+        results = await asyncio.gather(
+            *(
+                client.start_fsm(CounterFSM, name, Count(i))
+                for i, client in enumerate([cluster, other] * 3)
+            ),
+            return_exceptions=True,
+        )
+    started = [r for r in results if isinstance(r, fm.Snapshot)]
+    assert len(started) == 1
+    assert all(isinstance(r, fm.DuplicateName) for r in results if r not in started)
+    snap = await cluster.state(name)
+    assert snap == started[0]
