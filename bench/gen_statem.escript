@@ -52,14 +52,17 @@ main(Args) ->
             [] -> [300000, 10000, 100, 10, 100000, 100000];
             _ -> [list_to_integer(A) || A <- Args]
         end,
-    %% 1. awaited call on one FSM
+    %% 1. awaited call on one FSM (best of 3 runs, like the Python side)
     {ok, One} = gen_statem:start(?MODULE, #{}, []),
     cycle(One, 1000),
-    T0 = now_us(),
-    cycle(One, Single div 3),
-    T1 = now_us(),
+    Rates = [begin
+                 T0 = now_us(),
+                 cycle(One, Single div 3),
+                 T1 = now_us(),
+                 (Single div 3) * 3 / ((T1 - T0) / 1.0e6)
+             end || _ <- [1, 2, 3]],
     gen_statem:stop(One),
-    io:format("single_call_per_s ~p~n", [round((Single div 3) * 3 / ((T1 - T0) / 1.0e6))]),
+    io:format("single_call_per_s ~p~n", [round(lists:max(Rates))]),
     %% 2. many FSMs, concurrent callers
     Pids = start_many(Many),
     Self = self(),
