@@ -301,3 +301,15 @@ async def test_transition_later_argument_forms() -> None:
         assert handle.when == 2.0
         await clock.advance(2.0)
         assert handle.fired()
+
+
+async def test_close_cancels_pending_retries() -> None:
+    clock = FakeClock()
+    fsm, tries = flaky(100)
+    fsm.clock = clock  # type: ignore[attr-defined]
+    async with fm.Supervisor(clock=clock) as sup:
+        await sup.start_fsm(fsm, "x")
+        assert clock.pending == 1  # the first retry
+    assert clock.pending == 0
+    await clock.advance(10)
+    assert tries == [0.0]

@@ -12,7 +12,7 @@ import functools
 
 from .._spec.model import STAR
 from ._cell import EVENT, RETRY, TICK, Behaviour, Cell
-from ._clock import Clock
+from ._clock import Clock, ScheduledCall
 from ._core import Outcome, log
 from ._delayed import DelayedTransition
 from ._mailbox import Mailbox
@@ -25,6 +25,7 @@ class Schedules(Mailbox):
 
     clock: Clock
     _delayed: set[DelayedTransition]
+    _retries: set[ScheduledCall]  # pending ensure_entry retries, cancelled on close
 
     def _arm_timer(self, cell: Cell, delay: float | None = None) -> None:
         period = cell.beh.options.timer
@@ -46,12 +47,19 @@ class Schedules(Mailbox):
     def _schedule_retry(self, cell: Cell, event: str, attempt: int, delay: float) -> None:
         if self._state != "open":
             return
-        self.clock.call_at(
-            self.clock.now() + delay,
-            functools.partial(self._retry_due, cell, event, attempt + 1),
+        token: list[ScheduledCall] = []
+        token.append(
+            self.clock.call_at(
+                self.clock.now() + delay,
+                functools.partial(self._retry_due, cell, event, attempt + 1, token),
+            )
         )
+        self._retries.add(token[0])
 
-    def _retry_due(self, cell: Cell, event: str, attempt: int) -> asyncio.Future[Outcome] | None:
+    def _retry_due(
+        self, cell: Cell, event: str, attempt: int, token: list[ScheduledCall]
+    ) -> asyncio.Future[Outcome] | None:
+        self._retries.discard(token[0])
         if cell.status != "live" or self._state != "open":
             return None
         return self._enqueue(cell, RETRY, event, None, attempt)

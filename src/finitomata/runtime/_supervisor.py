@@ -28,7 +28,7 @@ from ..errors import (
 from ..fsm import FSM
 from ..persistency import Persistency
 from ._cell import EVENT, READ, STOP, TICK, Behaviour, Cell
-from ._clock import Clock, LoopClock
+from ._clock import Clock, LoopClock, ScheduledCall
 from ._core import log
 from ._delayed import DelayedTransition
 from ._listeners import Call, listener_calls
@@ -117,6 +117,7 @@ class Supervisor(Schedules):
         self._behaviours: dict[type[FSM], Behaviour] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._delayed: set[DelayedTransition] = set()
+        self._retries: set[ScheduledCall] = set()
         self._after_transition: list[Call] = []
         self._after_failure: list[Call] = []
         self._started_store = False
@@ -156,6 +157,9 @@ class Supervisor(Schedules):
         self._state = "closed"
         for handle in list(self._delayed):
             handle.cancel()
+        for call in self._retries:
+            call.cancel()
+        self._retries.clear()
         for beh in self._behaviours.values():
             if beh.sweep is not None:
                 beh.sweep.cancel()
