@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -313,3 +314,24 @@ async def test_close_cancels_pending_retries() -> None:
     assert clock.pending == 0
     await clock.advance(10)
     assert tries == [0.0]
+
+
+async def test_interrupted_entry_retry_recovers_from_memory() -> None:
+    clock = FakeClock()
+    fsm, _ = flaky(1)
+    fsm.clock = clock  # type: ignore[attr-defined]
+    store = DictStore()
+    async with fm.Supervisor(clock=clock, persistency=store) as sup:
+        snap = await sup.start_fsm(fsm, "x")
+        assert snap.state == "*"
+        store.gate = asyncio.Event()
+        caller = asyncio.create_task(sup.transition("x", "connect"))
+        await store.waiting.wait()
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+        store.gate.set()
+        after = await sup.state("x")  # queued behind the recovery, which re-fires the entry
+        assert after is not None
+        assert (after.state, after.version) == ("connected", 1)
+        assert sup.alive("x")

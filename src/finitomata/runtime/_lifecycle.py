@@ -133,6 +133,15 @@ class Lifecycle(Core):
         else:
             # No store: the in-memory snapshot is the last committed one.
             loaded = Loaded(cell.snapshot)
+        if (
+            isinstance(loaded, Created)
+            and mode != "start"
+            and cell.snapshot is not None
+            and cell.snapshot.state == STAR
+        ):
+            # The entry never committed (an ensure_entry retry is pending): nothing is
+            # stored yet, so go on from the not-yet-entered snapshot in memory.
+            loaded = Loaded(cell.snapshot)
         if isinstance(loaded, Loaded):
             snap = loaded.snapshot
             if snap.state != STAR and snap.state not in beh.spec.states:
@@ -147,7 +156,7 @@ class Lifecycle(Core):
                 )
             cell.snapshot = snap
             cell.state = snap.state
-            if (c := beh.on_resume) is not None:
+            if (c := beh.on_resume) is not None and snap.state != STAR:
                 r = c[0](snap)
                 if c[1] or (r is not None and isawaitable(r)):
                     await r
