@@ -444,7 +444,11 @@ class Supervisor(Schedules):
 
     async def state(self, name: str) -> Snapshot | None:
         """The current snapshot of FSM ``name`` (after the events queued before this call),
-        or ``None`` when no live FSM has that name. Rehydrates a passivated FSM."""
+        or ``None`` when no live FSM has that name. Rehydrates a passivated FSM.
+
+        Like :meth:`transition`, it waits for the FSM's turn: a callback must not await it
+        for its own FSM (its ``snapshot`` argument is that state already).
+        """
         cell = self._cells.get(name)
         if cell is None:
             return None
