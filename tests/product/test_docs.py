@@ -150,8 +150,9 @@ def test_readme_starts_with_the_two_commands(tmp_path: Path) -> None:
     first = blocks(ROOT / "README.md")[0]
     assert _is_readme_commands(first)
     assert first.code.splitlines() == README_COMMANDS
+    small = ["--fsms", "100", "--store", "memory", "--pay-window", "0.3"]
     demo = subprocess.run(
-        [sys.executable, "-m", "finitomata", "demo", "--fsms", "100", "--store", "memory"],
+        [sys.executable, "-m", "finitomata", "demo", *small],
         cwd=tmp_path,
         capture_output=True,
         text=True,

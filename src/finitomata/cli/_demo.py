@@ -27,7 +27,7 @@ from typing import Any
 
 from .._spec.model import STAR
 from ._common import report
-from ._demo_fleet import DemoOrderFSM, FleetReport, make_scripts, run_fleet
+from ._demo_fleet import PAY_WINDOW, DemoOrderFSM, FleetReport, make_scripts, run_fleet
 
 __all__ = ["DEFAULT_DB", "RICH_MISSING", "open_store", "register", "run"]
 
@@ -77,6 +77,13 @@ def register(subparsers: Any) -> None:
         "--seed", type=int, default=42, help="seed of the orders' scripts (default 42)"
     )
     parser.add_argument(
+        "--pay-window",
+        type=_positive_float,
+        default=PAY_WINDOW,
+        metavar="SECONDS",
+        help=f"how long an unpaid order waits before its timer expires it (default {PAY_WINDOW:g})",
+    )
+    parser.add_argument(
         "--concurrency",
         type=_positive_int,
         default=1000,
@@ -84,6 +91,16 @@ def register(subparsers: Any) -> None:
         help="orders driven at once (default 1000)",
     )
     parser.set_defaults(func=run)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 3600:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, 3600), got {value}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -207,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
                 choice.make,
                 supervisor_id=supervisor_id,
                 concurrency=args.concurrency,
+                pay_window=args.pay_window,
                 progress=view.advance,
             )
         finally:

@@ -59,9 +59,9 @@ cancelled --> [*] : close!
 """
 
 PAY_WINDOW = 2.0
-"""Seconds an order may wait in ``awaiting_payment`` before its timer expires it."""
+"""Default seconds an order may wait in ``awaiting_payment`` before its timer expires it."""
 
-TICK = 0.5
+TICK = 0.25
 """The FSM timer period (seconds)."""
 
 IN_TRANSIT_DELAY = 3600.0
@@ -104,6 +104,7 @@ class DemoOrder:
     total: int
     paid: int = 0
     pay_by: float = 0.0
+    pay_window: float = PAY_WINDOW
     crash_on_pack: bool = False
     refunded: bool = False
 
@@ -117,7 +118,7 @@ class DemoOrderFSM(FSM, definition=DEMO_ORDER, timer=TICK):
     ) -> tuple[str, Any]:
         if event == "checkout":
             return "awaiting_payment", dataclasses.replace(
-                payload, pay_by=time.monotonic() + PAY_WINDOW
+                payload, pay_by=time.monotonic() + payload.pay_window
             )
         if event == "pay":
             amount = int(event_payload["amount"])
@@ -245,10 +246,14 @@ Progress = Callable[[str, int], None]
 StoreFactory = Callable[[], Any]
 
 
-async def _drive(sup: Supervisor, watcher: _Watcher, s: Script, report: FleetReport) -> None:
+async def _drive(
+    sup: Supervisor, watcher: _Watcher, s: Script, report: FleetReport, pay_window: float
+) -> None:
     name = s.name
     await sup.start_fsm(
-        DemoOrderFSM, name, DemoOrder(id=name, total=s.total, crash_on_pack=s.crash)
+        DemoOrderFSM,
+        name,
+        DemoOrder(id=name, total=s.total, crash_on_pack=s.crash, pay_window=pay_window),
     )
     await sup.transition(name, "checkout")
     if s.fate == "cancelled":
@@ -305,6 +310,7 @@ async def run_fleet(
     *,
     supervisor_id: str,
     concurrency: int = 1000,
+    pay_window: float = PAY_WINDOW,
     progress: Progress | None = None,
 ) -> FleetReport:
     """Run ``scripts`` on a store made by ``make_store`` (called once per phase; the
@@ -318,7 +324,7 @@ async def run_fleet(
     async def one(sup: Supervisor, s: Script) -> None:
         async with gate:
             try:
-                await _drive(sup, watcher, s, report)
+                await _drive(sup, watcher, s, report, pay_window)
             except Exception as exc:  # an order failing its script is reported, not fatal
                 report.mismatches.append(f"{s.name}: script failed: {exc!r}")
             tell("run", 1)
