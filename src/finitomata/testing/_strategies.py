@@ -51,7 +51,7 @@ def _needs_hypothesis() -> Any:
     try:
         import hypothesis
         import hypothesis.strategies
-    except ImportError as exc:  # pragma: no cover - hypothesis is in the test extra
+    except ImportError as exc:
         raise ImportError(
             "finitomata.testing.event_sequences needs hypothesis: pip install hypothesis "
             "(or the [test] extra)"
