@@ -173,3 +173,31 @@ def test_demo_on_postgres(capsys: pytest.CaptureFixture[str]) -> None:
             await conn.close()
 
     asyncio.run(drop())
+
+
+def test_a_scripted_crash_that_does_not_happen_is_a_mismatch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fleet.DemoOrderFSM, "on_enter", fm_noop)
+    scripts = [s for s in fleet.make_scripts(300, 3) if s.crash][:3]
+    assert scripts
+
+    async def run() -> fleet.FleetReport:
+        from finitomata.persistency import MemoryStore
+
+        owner = await MemoryStore.start_link("test-demo-nocrash")
+        try:
+            return await fleet.run_fleet(
+                scripts, lambda: MemoryStore("test-demo-nocrash"), supervisor_id="t"
+            )
+        finally:
+            await owner.aclose()
+
+    report = asyncio.run(run())
+    assert not report.ok
+    assert report.crashes == 0
+    assert len([m for m in report.mismatches if "scripted to crash" in m]) == len(scripts)
+
+
+def fm_noop(self: object, state: str, snapshot: object) -> None:
+    """An on_enter that never crashes."""

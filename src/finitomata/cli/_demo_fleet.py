@@ -64,6 +64,10 @@ PAY_WINDOW = 2.0
 TICK = 0.25
 """The FSM timer period (seconds)."""
 
+WAIT_SLACK = 30.0
+"""Seconds beyond its due time an order waits for a timer or a delayed transition before
+the demo calls it a failure (a demo never hangs)."""
+
 IN_TRANSIT_DELAY = 3600.0
 """Delivery delay of orders still in transit when the demo ends (never fires)."""
 
@@ -260,7 +264,8 @@ async def _drive(
         await sup.transition(name, "cancel")
         return
     if s.fate == "expired":
-        await watcher.expect(name, "*")  # the timer fires expire, then close! ends it
+        # the timer fires expire, then close! ends it
+        await asyncio.wait_for(watcher.expect(name, "*"), pay_window + WAIT_SLACK)
         report.expired += 1
         return
     if s.refuse_first:
@@ -273,6 +278,8 @@ async def _drive(
         return
     try:
         await sup.transition(name, "pack")
+        if s.crash:
+            report.mismatches.append(f"{name}: was scripted to crash entering 'packed'")
     except FSMCrashed as exc:
         report.crashes += 1
         resumed = await sup.state(name)
@@ -297,7 +304,7 @@ async def _drive(
         return
     delivered = watcher.expect(name, "delivered")
     sup.transition_later(name, "deliver", delay=s.delivery_delay)
-    await delivered
+    await asyncio.wait_for(delivered, s.delivery_delay + WAIT_SLACK)
     report.delayed += 1
     if s.fate == "delivered":
         return
