@@ -107,22 +107,23 @@ class Core:
         """
         beh = cell.beh
         table = beh.table
+        single = table.single
         store = beh.store
         while True:
             snap: Snapshot = cell.snapshot
             state = snap.state
-            failed: Failed | None = None
-            new: Snapshot | None = None
-            then: str | None = None
             call = beh.on_transition
             if call is None:
-                target = table.single.get((state, event))
+                target = single.get((state, event))
                 if target is None:
                     failed = check_event(beh.spec, snap, event, event_payload)
-                else:
-                    new, then = table.commit(snap, target, snap.payload)
+                    assert failed is not None  # the pair is not declared
+                    return await self._rest(cell, failed, automatic, attempt)
+                new, then = table.commit(snap, target, snap.payload)
             elif not beh.spec.targets(state, event):
                 failed = check_event(beh.spec, snap, event, event_payload)
+                assert failed is not None  # the pair is not declared
+                return await self._rest(cell, failed, automatic, attempt)
             else:
                 try:
                     result = call[0](state, event, event_payload, snap.payload)
@@ -132,10 +133,9 @@ class Core:
                     result = exc
                 decided = self._decide(cell, snap, event, event_payload, result)
                 if isinstance(decided, Failed):
-                    failed = decided
-                else:
-                    new, then = decided
-            if new is not None and store is not None:
+                    return await self._rest(cell, decided, automatic, attempt)
+                new, then = decided
+            if store is not None:
                 try:
                     await store.store(
                         _key(FSMKey, (self.id, cell.name)),
@@ -154,13 +154,11 @@ class Core:
                     failed = fail(
                         beh.spec, snap, event, event_payload, "persistency", repr(exc), exc
                     )
-            if failed is not None:
-                out = await self._fail(cell, failed, automatic=automatic, attempt=attempt)
-                return cell.snapshot if automatic else out
-            assert new is not None
+                    return await self._rest(cell, failed, automatic, attempt)
             # ---- committed
             cell.snapshot = new
-            cell.state = new.state
+            target = new.state
+            cell.state = target
             self._n_transitions += 1
             try:
                 if state != STAR and (c := beh.on_exit) is not None:
@@ -169,10 +167,10 @@ class Core:
                         await r
                 if beh.after_transition or self._after_transition:
                     await self._notify_transition(cell, new)
-                if new.state == STAR:
+                if target == STAR:
                     return await self._terminate(cell, new)
                 if (c := beh.on_enter) is not None:
-                    r = c[0](new.state, new)
+                    r = c[0](target, new)
                     if c[1] or (r is not None and isawaitable(r)):
                         await r
             except Exception as exc:
@@ -180,6 +178,15 @@ class Core:
             if then is None or cell.status != "live":
                 return new
             event, event_payload, automatic, attempt = then, None, True, 0
+
+    async def _rest(self, cell: Cell, failed: Failed, automatic: bool, attempt: int) -> Outcome:
+        """Record a failed event; the caller gets :class:`TransitionFailed`, an automatic
+        event the snapshot the FSM rests at."""
+        out = await self._fail(cell, failed, automatic=automatic, attempt=attempt)
+        if automatic:
+            rest: Snapshot = cell.snapshot
+            return rest
+        return out
 
     def _decide(
         self, cell: Cell, snap: Snapshot, event: str, event_payload: Any, result: object
