@@ -246,3 +246,12 @@ def test_diagrams_parse(block: Block) -> None:
 @pytest.mark.parametrize("block", [b for b in ALL if b.lang == "toml"], ids=Block.where)
 def test_toml_blocks_load(block: Block) -> None:
     assert tomllib.loads(block.code)
+
+
+def test_every_validation_rule_is_explained() -> None:
+    doc = fm.ValidationError.__doc__ or ""
+    rules = re.findall(r'``"(\w+)"``', doc)
+    assert len(rules) >= 9
+    page = (ROOT / "docs" / "definitions.md").read_text(encoding="utf-8")
+    for rule in [*rules, "ParseError"]:
+        assert f"### `{rule}`" in page, f"docs/definitions.md does not explain {rule}"
