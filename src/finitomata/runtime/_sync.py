@@ -49,6 +49,10 @@ class SyncDelayedTransition:
         """True once cancelled."""
         return self._owner._call(self._handle.cancelled)
 
+    def fired(self) -> bool:
+        """True once the transition was handed to its FSM (or dropped: it was gone)."""
+        return self._owner._call(self._handle.fired)
+
 
 class SyncSupervisor:
     """A :class:`Supervisor` driven from synchronous code; same arguments and methods.
