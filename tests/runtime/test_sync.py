@@ -65,3 +65,18 @@ def test_sync_supervisor_refuses_reentrant_calls() -> None:
 
         sup.start_fsm(Reentrant, "x")
     assert len(errors) == 1
+
+
+def test_sync_supervisor_with_a_fake_clock() -> None:
+    from finitomata.runtime import FakeClock
+
+    clock = FakeClock()
+    with fm.SyncSupervisor(clock=clock) as sup:
+        sup.start_fsm(F, "x")
+        later = sup.transition_later("x", "start", delay=5.0)
+        sup.call(clock.advance, 4.0)
+        assert sup.state("x").state == "idle"  # type: ignore[union-attr]
+        sup.call(clock.advance, 1.0)
+        assert later.fired()
+        assert sup.state("x").state == "running"  # type: ignore[union-attr]
+        assert sup.call(lambda: 42) == 42

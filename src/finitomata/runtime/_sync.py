@@ -8,6 +8,7 @@ thread.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType, TracebackType
@@ -165,6 +166,18 @@ class SyncSupervisor:
         return asyncio.run_coroutine_threadsafe(call(), loop).result()
 
     # ------------------------------------------------------------------ API
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run ``fn(*args)`` on the supervisor's loop thread and return its result, awaited
+        when it is awaitable: ``sup.call(fake_clock.advance, 5.0)``."""
+
+        async def run() -> Any:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+
+        return self._run(run)
+
     def start_fsm(self, fsm: type[FSM], name: str, payload: Any = None) -> Snapshot:
         """See :meth:`Supervisor.start_fsm`."""
         return self._run(lambda: self._sup.start_fsm(fsm, name, payload))
