@@ -40,8 +40,27 @@ async def test_assert_transition_returns_the_resting_snapshot(supervisor: fm.Sup
 
 async def test_assert_transition_follows_the_hard_chain(supervisor: fm.Supervisor) -> None:
     await started(supervisor)
-    snap = await assert_transition(supervisor, "o1", "cancel", to="*")
+    await started(supervisor, "o2")
+    snap = await assert_transition(supervisor, "o1", "cancel", to="*", via=["cancelled"])
     assert snap.history[-1] == "cancelled"
+    with pytest.raises(AssertionError, match=r"passed through \('cancelled',\), expected \(\)"):
+        await assert_transition(supervisor, "o2", "cancel", to="[*]", via=[])
+
+
+async def test_assert_transition_via_a_direct_step(supervisor: fm.Supervisor) -> None:
+    await started(supervisor)
+    await assert_transition(supervisor, "o1", "pay", {"amount": 10}, to="paid", via=())
+    with pytest.raises(AssertionError, match="passed through"):
+        await assert_transition(supervisor, "o1", "ship", to="shipped", via=["paid"])
+
+
+async def test_assert_transition_via_beyond_the_history(supervisor: fm.Supervisor) -> None:
+    class Short(OrderFSM, history_size=0):
+        pass
+
+    await supervisor.start_fsm(Short, "s", Order(id="s", total=1))
+    with pytest.raises(AssertionError, match="more than the history keeps"):
+        await assert_transition(supervisor, "s", "cancel", to="[*]", via=["cancelled"])
 
 
 async def test_assert_transition_reports_a_refusal(supervisor: fm.Supervisor) -> None:

@@ -8,7 +8,7 @@ pytest shows a useful message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._snapshot import FailureInfo, Snapshot
@@ -28,6 +28,16 @@ def _field(payload: Any, key: str) -> Any:
     if isinstance(payload, Mapping):
         return payload.get(key, _MISSING)
     return getattr(payload, key, _MISSING)
+
+
+def _passed_through(snap: Snapshot, commits: int) -> tuple[str, ...] | None:
+    """The states entered by the last ``commits`` commits before ``snap.state``, or
+    ``None`` when the history is too short to tell."""
+    if commits <= 1:
+        return ()
+    if len(snap.history) < commits - 1:
+        return None
+    return tuple(snap.history[len(snap.history) - (commits - 1) :])
 
 
 def payload_mismatches(payload: Any, expected: object) -> list[str]:
@@ -61,6 +71,7 @@ async def assert_transition(
     event_payload: Any = None,
     *,
     to: str,
+    via: Sequence[str] | None = None,
     payload_matches: Mapping[str, Any] | Callable[[Any], bool] | object = _MISSING,
 ) -> Snapshot:
     """Send ``event`` to FSM ``name`` and assert it commits and comes to rest in ``to``.
@@ -72,6 +83,9 @@ async def assert_transition(
         event_payload: the event's payload.
         to: the state the FSM must rest in after the event and its hard chain
             (``"[*]"`` or ``"*"`` for the terminal state).
+        via: the states the event and its hard chain passed through before ``to``, in
+            order (``()``: none, the event led straight to ``to``); not checked when
+            ``None``. Read from the snapshot's ``history``, so at most ``history_size``.
         payload_matches: what the resting payload must satisfy (see
             :func:`payload_mismatches`); not checked when left out.
 
@@ -109,6 +123,18 @@ async def assert_transition(
         raise AssertionError(
             f"FSM {name!r}: {event!r} did not commit (version stayed {before.version})"
         )
+    if via is not None:
+        passed = _passed_through(snap, snap.version - before.version)
+        wanted = tuple(_state(s) for s in via)
+        if passed is None:
+            raise AssertionError(
+                f"FSM {name!r}: {snap.version - before.version} commits, more than the "
+                f"history keeps ({len(snap.history)}): cannot check via={wanted!r}"
+            )
+        if passed != wanted:
+            raise AssertionError(
+                f"FSM {name!r}: {event!r} passed through {passed!r}, expected {wanted!r}"
+            )
     if payload_matches is not _MISSING:
         problems = payload_mismatches(snap.payload, payload_matches)
         if problems:
