@@ -22,7 +22,7 @@ def test_demo_on_the_default_sqlite_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["demo", "--fsms", "300", "--seed", "7", "--pay-window", "0.3"]) == 0
+    assert main(["demo", "--fsms", "300", "--seed", "7", "--pay-window", "1"]) == 0
     out = capsys.readouterr().out
     assert "verified: all 300 orders" in out
     for row in (
@@ -46,7 +46,7 @@ def test_demo_on_the_default_sqlite_file(
 
 def test_demo_in_memory_shows_crashes_and_resumes(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(["demo", "--fsms", "300", "--store", "memory", "--seed", "3", "--pay-window", "0.3"])
+        main(["demo", "--fsms", "300", "--store", "memory", "--seed", "3", "--pay-window", "1"])
         == 0
     )
     out = capsys.readouterr().out
@@ -66,7 +66,7 @@ def test_fleet_report_counts_every_scripted_event() -> None:
                 scripts,
                 lambda: MemoryStore("test-demo-fleet"),
                 supervisor_id="t",
-                pay_window=0.3,
+                pay_window=1.0,
             )
         finally:
             await owner.aclose()
@@ -92,7 +92,7 @@ def test_demo_fails_when_the_verification_does_not_hold(
     # Pretend archived orders should end at version 6: every one of them is now a mismatch.
     monkeypatch.setitem(fleet._FINAL, "archived", ("*", 6))
     assert (
-        main(["demo", "--fsms", "60", "--store", "memory", "--seed", "5", "--pay-window", "0.3"])
+        main(["demo", "--fsms", "60", "--store", "memory", "--seed", "5", "--pay-window", "1"])
         == 1
     )
     out = capsys.readouterr().out
@@ -158,7 +158,7 @@ def test_demo_help(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.postgres
 def test_demo_on_postgres(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(["demo", "--fsms", "200", "--store", PG_DSN, "--seed", "9", "--pay-window", "0.3"])
+        main(["demo", "--fsms", "200", "--store", PG_DSN, "--seed", "9", "--pay-window", "1"])
         == 0
     )
     assert "verified: all 200 orders" in capsys.readouterr().out

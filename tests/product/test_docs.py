@@ -150,7 +150,7 @@ def test_readme_starts_with_the_two_commands(tmp_path: Path) -> None:
     first = blocks(ROOT / "README.md")[0]
     assert _is_readme_commands(first)
     assert first.code.splitlines() == README_COMMANDS
-    small = ["--fsms", "100", "--store", "memory", "--pay-window", "0.3"]
+    small = ["--fsms", "100", "--store", "memory", "--pay-window", "1"]
     demo = subprocess.run(
         [sys.executable, "-m", "finitomata", "demo", *small],
         cwd=tmp_path,
