@@ -1,8 +1,8 @@
 """The actor core: how one event, one timer tick and one failure of an FSM are processed.
 
 Everything here runs "under the FSM's guard": the caller has set ``cell.busy`` and nobody
-else processes that FSM until it is cleared (see ``_supervisor.py`` for the mailbox that
-keeps one-at-a-time and arrival order). Processing returns an *outcome*: the snapshot the
+else processes that FSM until it is cleared (see ``_mailbox.py`` for how that keeps
+one-at-a-time and arrival order). Processing returns an *outcome*: the snapshot the
 FSM rests at, or the exception object the awaiting caller should raise. Only a
 ``BaseException`` that is not an ``Exception`` (cancellation) escapes.
 """
@@ -15,7 +15,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from .._engine import Failed, check_event, fail, make_transition_info
-from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
+from .._snapshot import FailureInfo, FSMKey, Snapshot
 from .._spec.model import STAR
 from ..errors import (
     TransitionFailed,
@@ -383,9 +383,9 @@ class Core:
         if store is not None:
             try:
                 await store.store(
-                    FSMKey(self.id, cell.name),
+                    _key(FSMKey, (self.id, cell.name)),
                     new,
-                    TransitionInfo(
+                    make_transition_info(
                         snap.state,
                         snap.state,
                         TIMER_EVENT,
