@@ -133,7 +133,7 @@ async def test_store_resolution_and_ownership() -> None:
     async with fm.Supervisor(persistency=store) as sup:
         assert store.started
         await sup.start_fsm(Cycle, "x")
-    assert (store.start_calls, store.close_calls) == (1, 0 + 1)
+    assert (store.start_calls, store.close_calls) == (1, 1)
     # a store started by someone else is not closed
     other = DictStore()
     async with fm.Supervisor(persistency=other) as sup:
