@@ -134,6 +134,7 @@ class StoreChoice:
             )
 
     def label(self) -> str:
+        """How the store is named in the demo's output."""
         if self.kind == "sqlite":
             return f"SQLiteStore({self.target})"
         if self.kind == "memory":
@@ -155,11 +156,13 @@ class StoreChoice:
                     os.remove(self.target + suffix)
 
     async def release(self) -> None:
+        """Drop what :meth:`prepare` kept alive (the memory table)."""
         if self.owner is not None:
             await self.owner.aclose()
             self.owner = None
 
     def make(self) -> Any:
+        """A new, not started store object on the chosen data (called once per phase)."""
         if self.kind == "memory":
             from ..persistency import MemoryStore
 
@@ -186,13 +189,12 @@ def open_store(spec: str | None) -> StoreChoice:
 def _quiet_runtime() -> Iterator[None]:
     """The crashes are on purpose: keep their tracebacks out of the demo's screen."""
     logger = logging.getLogger("finitomata")
-    level, propagate = logger.level, logger.propagate
+    level = logger.level
     logger.setLevel(logging.CRITICAL + 1)
     try:
         yield
     finally:
         logger.setLevel(level)
-        logger.propagate = propagate
 
 
 def run(args: argparse.Namespace) -> int:
