@@ -12,7 +12,7 @@ import finitomata as fm
 from finitomata import Snapshot
 from finitomata.runtime import FakeClock
 
-from .support import CYCLE, DictStore
+from .support import CYCLE, DictStore, Recorder
 
 
 def crashing(where: str, *, resume_crash: bool = False) -> tuple[type[fm.FSM], list[Any]]:
@@ -188,3 +188,23 @@ async def test_crash_during_start_restarts_and_reports() -> None:
         assert info.value.snapshot.version == 1
         assert sup.alive("x")
         assert calls == ["on_enter", "on_resume"]
+
+
+@pytest.mark.parametrize("where", ["on_enter", "on_exit"])
+async def test_crash_is_recorded_as_a_failure_of_its_stage(where: str) -> None:
+    fsm, _ = crashing(where)
+    store = DictStore()
+    rec = Recorder()
+    async with fm.Supervisor("s", persistency=store, listeners=(rec,)) as sup:
+        await sup.start_fsm(fsm, "x", True)
+        with pytest.raises(fm.FSMCrashed):
+            await sup.transition("x", "start", {"k": 1})
+        (name, failure), *_ = rec.failures
+        assert name == "x"
+        assert (failure.stage, failure.state, failure.event) == (where, "idle", "start")
+        assert (failure.event_payload, failure.exception) == ({"k": 1}, "RuntimeError")
+        assert store.errors[fm.FSMKey("s", "x")] == failure
+        snap = await sup.state("x")
+        assert snap is not None
+        assert (snap.state, snap.version, snap.last_error) == ("running", 2, failure)
+        assert (await sup.transition("x", "finish")).last_error is None

@@ -15,7 +15,7 @@ from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from .._engine import Failed, check_event, fail, make_transition_info
-from .._snapshot import FailureInfo, FSMKey, Snapshot
+from .._snapshot import FailureInfo, FSMKey, Snapshot, Stage
 from .._spec.model import STAR
 from ..errors import (
     TransitionFailed,
@@ -81,7 +81,9 @@ class Core:
         """The FSM reached ``[*]`` (``_lifecycle.py``)."""
         raise NotImplementedError
 
-    async def _crash(self, cell: Cell, committed: Snapshot, exc: Exception) -> Outcome:
+    async def _crash(
+        self, cell: Cell, committed: Snapshot, exc: Exception, failure: FailureInfo
+    ) -> Outcome:
         """A callback raised after a commit (``_lifecycle.py``)."""
         raise NotImplementedError
 
@@ -160,6 +162,7 @@ class Core:
             target = new.state
             cell.state = target
             self._n_transitions += 1
+            stage: Stage = "on_exit"
             try:
                 if state != STAR and (c := beh.on_exit) is not None:
                     r = c[0](state, new)
@@ -169,12 +172,16 @@ class Core:
                     await self._notify_transition(cell, new)
                 if target == STAR:
                     return await self._terminate(cell, new)
+                stage = "on_enter"
                 if (c := beh.on_enter) is not None:
                     r = c[0](target, new)
                     if c[1] or (r is not None and isawaitable(r)):
                         await r
             except Exception as exc:
-                return await self._crash(cell, new, exc)
+                failure = FailureInfo(
+                    stage, state, event, repr(exc), event_payload, type(exc).__name__
+                )
+                return await self._crash(cell, new, exc, failure)
             if then is None or cell.status != "live":
                 return new
             event, event_payload, automatic, attempt = then, None, True, 0

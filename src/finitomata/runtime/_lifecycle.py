@@ -10,7 +10,7 @@ from collections import deque
 from inspect import isawaitable
 from typing import Any
 
-from .._snapshot import FSMKey, Snapshot
+from .._snapshot import FailureInfo, FSMKey, Snapshot
 from .._spec.model import STAR
 from ..errors import DefinitionMismatch, FSMCrashed, FSMNotFound, StoreError
 from ..persistency import Created, Loaded
@@ -49,21 +49,53 @@ class Lifecycle(Core):
                 return crashed
         return snapshot
 
-    async def _crash(self, cell: Cell, committed: Snapshot, exc: Exception) -> Outcome:
-        """An exception escaped the processing after ``committed`` was committed: restart
-        the FSM (reloading it) within the restart intensity, and tell the caller."""
+    async def _crash(
+        self, cell: Cell, committed: Snapshot, exc: Exception, failure: FailureInfo
+    ) -> Outcome:
+        """An exception escaped ``on_exit``/``on_enter`` after ``committed`` was committed.
+
+        The failure (stage ``on_exit``/``on_enter``, ``state`` the state left) is recorded
+        with ``store_error`` and told to ``after_failure`` listeners; the FSM is restarted
+        (reloading the commit) within the restart intensity, and the reloaded snapshot
+        carries it as ``last_error`` while nothing newer was committed. The caller gets
+        :class:`FSMCrashed`.
+        """
         self._n_crashes += 1
         log.error(
-            "FSM %r of supervisor %r crashed in state %r (version %d): %r",
+            "FSM %r of supervisor %r crashed in %s of %r (version %d committed): %r",
             cell.name,
             self.id,
+            failure.stage,
             committed.state,
             committed.version,
             exc,
             exc_info=exc,
             extra=self._extra(cell.name),
         )
+        store = cell.beh.store
+        if store is not None:
+            try:
+                await store.store_error(FSMKey(self.id, cell.name), committed, failure)
+            except Exception:
+                log.exception(
+                    "FSM %r of supervisor %r: store_error failed",
+                    cell.name,
+                    self.id,
+                    extra=self._extra(cell.name),
+                )
+        for fn, is_async in (*cell.beh.after_failure, *self._after_failure):
+            try:
+                r = fn(cell.name, failure)
+                if is_async or (r is not None and isawaitable(r)):
+                    await r
+            except Exception:
+                self._listener_error(cell, "after_failure")
         await self._restart(cell)
+        snap = cell.snapshot
+        if cell.status == "live" and snap is not None and snap.version == committed.version:
+            cell.snapshot = Snapshot(
+                snap.name, snap.state, snap.payload, snap.version, snap.history, failure
+            )
         crashed = FSMCrashed(cell.name, committed, exc)
         crashed.__cause__ = exc
         return crashed
