@@ -34,7 +34,10 @@ Decisions taken here where the design leaves room (tests hold them):
   ``Fire`` from ``on_timer`` that fails is recorded, never raised; ``on_timer`` raising is
   stage ``timer``. Timers do not tick while the FSM has not entered its first state.
 - Crashes: ``on_exit``/``on_enter`` raising after a commit raise ``FSMCrashed`` to the
-  caller after the FSM was restarted (so the next call sees the reloaded FSM). A raising
+  caller after the FSM was restarted (so the next call sees the reloaded FSM). The crash is
+  also a failure of stage ``on_exit``/``on_enter`` (``state`` is the state left):
+  ``store_error``, ``after_failure`` listeners, and ``last_error`` of the reloaded
+  snapshot until the next commit; ``on_failure`` is not called. A raising
   ``on_terminate`` is reported as ``FSMCrashed`` but the FSM is not restarted: it has
   terminated. A failing rehydration (``load`` or ``on_resume`` raising) is a crash too.
   Restarts happen at once, within ``restart_intensity`` restarts per ``restart_period``
