@@ -92,8 +92,7 @@ def test_demo_fails_when_the_verification_does_not_hold(
     # Pretend archived orders should end at version 6: every one of them is now a mismatch.
     monkeypatch.setitem(fleet._FINAL, "archived", ("*", 6))
     assert (
-        main(["demo", "--fsms", "60", "--store", "memory", "--seed", "5", "--pay-window", "1"])
-        == 1
+        main(["demo", "--fsms", "60", "--store", "memory", "--seed", "5", "--pay-window", "1"]) == 1
     )
     out = capsys.readouterr().out
     assert "verification failed" in out
@@ -158,8 +157,7 @@ def test_demo_help(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.postgres
 def test_demo_on_postgres(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(["demo", "--fsms", "200", "--store", PG_DSN, "--seed", "9", "--pay-window", "1"])
-        == 0
+        main(["demo", "--fsms", "200", "--store", PG_DSN, "--seed", "9", "--pay-window", "1"]) == 0
     )
     assert "verified: all 200 orders" in capsys.readouterr().out
 
@@ -201,3 +199,10 @@ def test_a_scripted_crash_that_does_not_happen_is_a_mismatch(
 
 def fm_noop(self: object, state: str, snapshot: object) -> None:
     """An on_enter that never crashes."""
+
+
+def test_top_level_help_lists_demo_and_new(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "demo" in out
+    assert "new" in out
