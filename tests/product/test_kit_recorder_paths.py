@@ -97,6 +97,8 @@ def test_paths_of_the_order_fsm() -> None:
     assert [str(p) for p in found] == ["create>cancel>close", "create>pay>ship>deliver"]
     cancel = found[0]
     assert cancel.states == ("created", "cancelled", "*")
+    assert len(cancel) == 3
+    assert [s.event for s in cancel] == ["create", "cancel", "close"]
     assert [s.event for s in cancel.manual] == ["cancel"]  # create and close! are automatic
     assert cancel.steps[-1] == Step("cancelled", "close", "*", automatic=True)
 

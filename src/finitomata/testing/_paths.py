@@ -40,7 +40,7 @@ class Step:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Path:
-    """A sequence of :class:`Step` from ``[*]`` to ``[*]``.
+    """A sequence of :class:`Step` from ``[*]`` to ``[*]`` (iterate it for the steps).
 
     ``str(path)`` reads ``create>pay>ship>deliver`` and serves as a test id.
     """
@@ -61,6 +61,12 @@ class Path:
     def manual(self) -> tuple[Step, ...]:
         """The steps a caller has to send (the others fire automatically)."""
         return tuple(s for s in self.steps if not s.automatic)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
 
     def __str__(self) -> str:
         return ">".join(self.events)
