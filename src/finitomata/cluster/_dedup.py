@@ -141,6 +141,7 @@ class DedupStore:
         self._claims: dict[str, Claim] = {}
         self._preloaded: dict[str, Loaded | Created] = {}
         self.loaded_versions: dict[str, int] = {}
+        self._watched: set[str] = set()
 
     def __repr__(self) -> str:
         return f"DedupStore({self.inner!r})"
@@ -163,6 +164,15 @@ class DedupStore:
     def unclaim(self, name: str) -> None:
         self._claims.pop(name, None)
 
+    def watch_load(self, name: str) -> None:
+        """Record in ``loaded_versions`` the version the next ``load`` of ``name`` finds."""
+        self._watched.add(name)
+
+    def loaded_version(self, name: str) -> int:
+        """The version recorded by a watched load (0 if none), forgetting it."""
+        self._watched.discard(name)
+        return self.loaded_versions.pop(name, 0)
+
     def preload(self, name: str, result: Loaded | Created) -> None:
         """Serve ``result`` to the runtime's next ``load`` of ``name`` without reading again."""
         self._preloaded[name] = result
@@ -172,9 +182,11 @@ class DedupStore:
         result = self._preloaded.pop(key.name, None)
         if result is None:
             result = await self.inner.load(key, fsm, payload)
-        self.loaded_versions[key.name] = (
-            result.snapshot.version if isinstance(result, Loaded) else result.version
-        )
+        if key.name in self._watched:
+            self._watched.discard(key.name)
+            self.loaded_versions[key.name] = (
+                result.snapshot.version if isinstance(result, Loaded) else result.version
+            )
         return result
 
     async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:

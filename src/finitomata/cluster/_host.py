@@ -294,11 +294,13 @@ class ShardHost:
             await self._forget(name)
             raise self._not_found(name)
         self._store.preload(name, loaded)
-        if not self._sup.alive(name):
-            await self._sup.start_fsm(cls, name, None)
-        self._active.add(name)
-        await self._window.activate(name, loaded.snapshot.version)
         self._counts["rehydrations"] += 1
+        try:
+            if not self._sup.alive(name):
+                await self._sup.start_fsm(cls, name, None)
+        finally:
+            if self._sup.alive(name):  # also after a crash on resume: it was restarted
+                await self._admit(name, loaded.snapshot.version)
 
     async def _forget(self, name: str) -> None:
         """``name`` left the cluster (reached ``[*]``, or failed for good)."""
@@ -332,21 +334,28 @@ class ShardHost:
             self._index[name] = key  # reserved by a start this index had not seen
             return await self._restart_or_duplicate(op)
         self._classes.setdefault(key, cls)
+        self._store.watch_load(name)
         try:
             snap = await self._sup.start_fsm(cls, name, op.payload)
         except BaseException:
-            if not self._sup.alive(name):
+            loaded = self._store.loaded_version(name)
+            if self._sup.alive(name):  # crashed after its entry commit: live, restarted
+                self._index[name] = key
+                await self._admit(name, loaded)
+            else:
                 await self._control.release(sid, name)
             raise
-        finally:
-            loaded = self._store.loaded_versions.pop(name, 0)
         self._index[name] = key
-        self._active.add(name)
-        await self._window.activate(name, loaded)
+        await self._admit(name, self._store.loaded_version(name))
         if not self._sup.alive(name):
             await self._forget(name)
         self._counts["starts"] += 1
         return snap
+
+    async def _admit(self, name: str, loaded_version: int) -> None:
+        """``name`` runs here now: load its de-duplication window."""
+        self._active.add(name)
+        await self._window.activate(name, loaded_version)
 
     async def _restart_or_duplicate(self, op: Op) -> Snapshot:
         """A start of a live name: the answer to a retried start, or ``DuplicateName``."""
