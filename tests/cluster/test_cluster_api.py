@@ -264,3 +264,12 @@ async def test_concurrent_starts_of_one_name_activate_it_once(
     assert all(isinstance(r, fm.DuplicateName) for r in results if r not in started)
     snap = await cluster.state(name)
     assert snap == started[0]
+
+
+async def test_resent_stop_answers_success(cluster: ClusterSupervisor, uniq: str) -> None:
+    name = uniq + "stop"
+    await cluster.start_fsm(CounterFSM, name, Count())
+    await cluster.stop_fsm(name, event_id="stop-1")
+    await cluster.stop_fsm(name, event_id="stop-1")  # the same request delivered again
+    with pytest.raises(fm.FSMNotFound):
+        await cluster.stop_fsm(name, event_id="stop-2")

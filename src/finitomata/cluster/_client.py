@@ -416,14 +416,16 @@ class ClusterSupervisor:
         snap: Snapshot | None = await lane.push(Op("state", name, shard))
         return snap
 
-    async def stop_fsm(self, name: str) -> None:
+    async def stop_fsm(self, name: str, *, event_id: str | None = None) -> None:
         """Stop ``name`` (its snapshot stays in the store; it leaves ``all()``).
+
+        ``event_id`` (generated when omitted) makes a re-sent stop answer success.
 
         Raises:
             FSMNotFound: no live FSM has that name in the cluster.
         """
         shard, lane = self._route(name)
-        await lane.push(Op("stop", name, shard))
+        await lane.push(Op("stop", name, shard, event_id=event_id or new_event_id()))
 
     def alive(self, name: str) -> bool:
         """Whether ``name`` is live in the cluster (exact; one blocking round trip)."""

@@ -253,7 +253,7 @@ class ShardHost:
         if op.kind == "alive":
             return op.name in self._index
         if op.kind == "stop":
-            return await self._stop(op.name)
+            return await self._stop(op)
         raise ValueError(f"unknown request kind {op.kind!r}")
 
     # ------------------------------------------------------------------ activation
@@ -415,14 +415,25 @@ class ShardHost:
             return None
         return await self._sup.state(name)
 
-    async def _stop(self, name: str) -> None:
+    async def _stop(self, op: Op) -> None:
+        """Stop ``op.name``; its event id is recorded first, so that a re-sent stop whose
+        first delivery succeeded answers success instead of ``FSMNotFound``."""
+        name, sid = op.name, self.config.supervisor
         if name not in self._index:
+            if op.event_id is not None and any(
+                row[0] == op.event_id for row in await self._control.window(sid, name)
+            ):
+                self._counts["duplicates"] += 1
+                return
             raise self._not_found(name)
+        if op.event_id is not None:
+            snap = await self._state(name)
+            await self._window.record(name, op.event_id, snap.version if snap else 0)
         if name in self._active and self._sup.alive(name):
             await self._sup.stop_fsm(name)
         self._index.pop(name, None)
         self._deactivate(name)
-        await self._control.release(self.config.supervisor, name)
+        await self._control.release(sid, name)
 
     # ------------------------------------------------------------------ views
     async def live(self) -> dict[str, type[FSM]]:
