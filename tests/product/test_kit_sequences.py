@@ -155,3 +155,20 @@ def test_plugin_without_pytest_asyncio(tmp_path: Path) -> None:
     assert "1 passed" in out, out
     assert "1 error" in out or "1 failed" in out, out
     assert "needs pytest-asyncio" in out, out
+
+
+def test_plugin_with_pytest_asyncio_disabled(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_user.py").write_text(textwrap.dedent(PLUGIN_TEST))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:asyncio", "-p", "no:cacheprovider", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert "1 passed, 1 error" in out, out
+    assert "needs pytest-asyncio (installed and enabled)" in out, out
+    assert "PytestRemovedIn9Warning" not in out, out

@@ -14,10 +14,12 @@ Fixtures (function scope):
     ``persistency=`` option.
 ``supervisor``
     an entered :class:`~finitomata.Supervisor` with the three fixtures above, closed after
-    the test. Needs pytest-asyncio.
+    the test. Needs pytest-asyncio (it resolves the async fixture
+    ``finitomata_async_supervisor`` on the test's loop).
 
-pytest-asyncio is optional: when it cannot be imported, pytest runs as usual and only a
-test asking for ``supervisor`` fails, with a message saying what to install.
+pytest-asyncio is optional: when it cannot be imported, or is disabled (``-p
+no:asyncio``), pytest runs as usual and only a test asking for ``supervisor`` fails, with
+a message saying what to install.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from ..runtime import FakeClock, Supervisor
 from ._recorder import Recorder
 
 __all__ = [
+    "MISSING_PYTEST_ASYNCIO",
     "fake_clock",
     "finitomata_store",
     "recorder",
@@ -83,17 +86,23 @@ async def _supervisor(
         yield sup
 
 
-def _missing_pytest_asyncio() -> Any:
-    """Unavailable: the ``supervisor`` fixture needs pytest-asyncio."""
-    pytest.fail(
-        "the finitomata `supervisor` fixture needs pytest-asyncio: "
-        "pip install pytest-asyncio (or finitomata[test])",
-        pytrace=False,
-    )
-
-
-supervisor: Any = (
-    pytest_asyncio.fixture(_supervisor, name="supervisor")
-    if pytest_asyncio is not None
-    else pytest.fixture(_missing_pytest_asyncio, name="supervisor")
+MISSING_PYTEST_ASYNCIO = (
+    "the finitomata `supervisor` fixture needs pytest-asyncio (installed and enabled): "
+    "pip install pytest-asyncio (or finitomata[test])"
 )
+
+_async_supervisor: Any = (
+    pytest_asyncio.fixture(_supervisor, name="finitomata_async_supervisor")
+    if pytest_asyncio is not None
+    else None
+)
+
+
+@pytest.fixture
+def supervisor(request: pytest.FixtureRequest) -> Any:
+    """An entered :class:`Supervisor` on ``fake_clock`` and ``finitomata_store``, with
+    ``recorder`` subscribed; closed after the test. Fails with a clear message when
+    pytest-asyncio is not installed or not enabled."""
+    if _async_supervisor is None or not request.config.pluginmanager.has_plugin("asyncio"):
+        pytest.fail(MISSING_PYTEST_ASYNCIO, pytrace=False)
+    return request.getfixturevalue("finitomata_async_supervisor")
