@@ -51,6 +51,11 @@ class DedupWindow:
         """Load ``name``'s stored window, trusting only rows whose commit exists (see the
         module docstring); delete the others."""
         trusted: dict[str, int] = {}
+        if loaded_version == 0:
+            # Nothing was ever committed for this name, so no event of it committed either
+            # (events commit after the entry, at version 2 and later): no row to read.
+            self._ids[name] = trusted
+            return
         phantoms: list[str] = []
         for event_id, version, epoch in await self._control.window(self._supervisor, name):
             if epoch == self.epoch or version <= loaded_version:
