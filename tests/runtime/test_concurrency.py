@@ -233,3 +233,50 @@ async def test_a_bug_in_queued_processing_reaches_its_caller_and_the_fsm_recover
         snap = await after
         assert (snap.version, snap.payload) == (3, "after")
         assert resumed == [2]
+
+
+async def test_a_callback_awaiting_its_own_fsm_is_refused_not_deadlocked() -> None:
+    errors: list[BaseException] = []
+
+    class SelfCaller(fm.FSM, definition=CYCLE):
+        async def on_enter(self, state: str, snapshot: Snapshot) -> None:  # type: ignore[override]
+            if state == "running":
+                for call in (
+                    lambda: sup.transition("x", "finish"),
+                    lambda: sup.state("x"),
+                    lambda: sup.stop_fsm("x"),
+                ):
+                    try:
+                        await call()
+                    except RuntimeError as exc:
+                        errors.append(exc)
+                sup.transition_nowait("x", "finish")  # the way to do it
+
+    async with fm.Supervisor() as sup:
+        await sup.start_fsm(SelfCaller, "x")
+        await sup.transition("x", "start")
+        assert len(errors) == 3
+        assert "would wait for itself" in str(errors[0])
+        snap = await sup.state("x")
+        assert snap is not None
+        assert snap.state == "done"
+
+
+async def test_mutual_inline_calls_are_refused() -> None:
+    errors: list[BaseException] = []
+
+    class Ping(fm.FSM, definition=CYCLE):
+        async def on_enter(self, state: str, snapshot: Snapshot) -> None:  # type: ignore[override]
+            if state == "running" and snapshot.name == "a":
+                await sup.transition("b", "start")  # b runs inline in a's task
+            if state == "running" and snapshot.name == "b":
+                try:
+                    await sup.transition("a", "finish")  # a is busy in this very task
+                except RuntimeError as exc:
+                    errors.append(exc)
+
+    async with fm.Supervisor() as sup:
+        await sup.start_fsm(Ping, "a")
+        await sup.start_fsm(Ping, "b")
+        await sup.transition("a", "start")
+        assert len(errors) == 1

@@ -9,7 +9,9 @@ one drain task owned by the supervisor processes them, then clears ``busy``.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
+from types import CodeType
 from typing import Any
 
 from .._snapshot import Snapshot
@@ -19,6 +21,31 @@ from ._core import Outcome, log
 from ._lifecycle import Lifecycle
 
 __all__ = ["Mailbox"]
+
+_PROCESSING = (
+    "_event",
+    "_tick",
+    "_amend",
+    "_fail",
+    "_rest",
+    "_terminate",
+    "_crash",
+    "_restart",
+    "_activate",
+    "_reactivate",
+    "_process",
+    "_drain",
+    "_recover",
+)
+_codes: frozenset[CodeType] | None = None
+
+
+def _processing_codes() -> frozenset[CodeType]:
+    """The code objects of the methods that run an FSM's processing (computed once)."""
+    global _codes
+    if _codes is None:
+        _codes = frozenset(getattr(Mailbox, name).__code__ for name in _PROCESSING)
+    return _codes
 
 
 class Mailbox(Lifecycle):
@@ -50,12 +77,29 @@ class Mailbox(Lifecycle):
                 raise
             self._release(cell)
             return out
+        self._check_not_self(cell)
         fut: asyncio.Future[Outcome] = self._loop_().create_future()
         mailbox = cell.mailbox
         if mailbox is None:
             mailbox = cell.mailbox = deque()
         mailbox.append((kind, event, event_payload, fut, 0))
         return await fut
+
+    def _check_not_self(self, cell: Cell) -> None:
+        """Refuse to queue behind the processing of ``cell`` from inside it: that would
+        wait for itself forever (a callback awaiting its own FSM, directly or through
+        another FSM it awaited inline). Only called on the contended path, where it looks
+        for a processing frame of ``cell`` up the current call stack."""
+        codes = _processing_codes()
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code in codes and frame.f_locals.get("cell") is cell:
+                raise RuntimeError(
+                    f"FSM {cell.name!r} of supervisor {self.id!r} would wait for itself: a "
+                    "callback awaited transition()/state()/timer_tick()/stop_fsm() of the "
+                    "FSM being processed; use transition_nowait() there"
+                )
+            frame = frame.f_back  # type: ignore[assignment]
 
     def _enqueue(
         self, cell: Cell, kind: int, event: str, event_payload: Any, attempt: int = 0
@@ -109,6 +153,7 @@ class Mailbox(Lifecycle):
     def _release(self, cell: Cell) -> None:
         """Called by the processor when done: hand queued items to a drain task, or idle."""
         if cell.mailbox:
+            cell.busy = True
             self._spawn(self._drain(cell))
             return
         cell.busy = False
@@ -116,6 +161,7 @@ class Mailbox(Lifecycle):
             self._idle(cell)
 
     async def _drain(self, cell: Cell) -> None:
+        cell.busy = True
         mailbox = cell.mailbox
         assert mailbox is not None
         while mailbox:
@@ -161,9 +207,11 @@ class Mailbox(Lifecycle):
         if cell.status != "live" or self._state != "open":
             cell.busy = False
             return
+        cell.busy = True
         self._spawn(self._recover(cell))
 
     async def _recover(self, cell: Cell) -> None:
+        cell.busy = True
         await self._reactivate(cell, "recover")
         if cell.mailbox:
             await self._drain(cell)

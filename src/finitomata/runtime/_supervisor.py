@@ -333,6 +333,8 @@ class Supervisor(Schedules):
         cell = self._cells.get(name)
         if cell is None:
             raise FSMNotFound(name, supervisor=self.id)
+        if cell.busy:
+            self._check_not_self(cell)
         del self._cells[name]
         cell.status = "stopping"
         self._drop_schedules(cell)
@@ -413,6 +415,7 @@ class Supervisor(Schedules):
                 self._interrupted(cell)
                 raise
             if cell.mailbox:
+                cell.busy = True
                 self._spawn(self._drain(cell))
             else:
                 cell.busy = False
