@@ -49,6 +49,9 @@ Decisions taken here where the design leaves room (tests hold them):
 - Passivation needs a store (without one, ``passivate_after``/``hibernate`` are ignored).
   A passivated FSM keeps its state name in memory (for ``allowed``/``responds``) and its
   timer armed.
+- A callback awaiting ``transition``/``state``/``timer_tick``/``stop_fsm`` of its own FSM
+  (directly, or through another FSM it awaited inline) would wait for itself: it gets
+  ``RuntimeError`` instead (``transition_nowait`` is the way to send itself an event).
 - ``SyncSupervisor`` runs the supervisor on a private thread: callbacks and listeners run
   there, and calling it from them raises ``RuntimeError`` instead of deadlocking.
 """

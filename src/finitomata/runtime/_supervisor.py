@@ -389,8 +389,8 @@ class Supervisor(Schedules):
         event failing inside the chain does not fail this call: the returned snapshot then
         has ``last_error`` set.
 
-        Do not await a transition of an FSM from its own callbacks: it would wait for
-        itself. Use :meth:`transition_nowait` there.
+        A callback must not await a transition of its own FSM (it would wait for itself):
+        that raises ``RuntimeError``; use :meth:`transition_nowait` there.
 
         Raises:
             FSMNotFound: no live FSM has that name (or it stopped before this event ran).
@@ -449,8 +449,8 @@ class Supervisor(Schedules):
         """The current snapshot of FSM ``name`` (after the events queued before this call),
         or ``None`` when no live FSM has that name. Rehydrates a passivated FSM.
 
-        Like :meth:`transition`, it waits for the FSM's turn: a callback must not await it
-        for its own FSM (its ``snapshot`` argument is that state already).
+        Like :meth:`transition`, it waits for the FSM's turn, so a callback awaiting it for
+        its own FSM gets ``RuntimeError`` (its ``snapshot`` argument is that state already).
         """
         cell = self._cells.get(name)
         if cell is None:
