@@ -89,7 +89,10 @@ class Core:
 
     # ------------------------------------------------------------------ logging
     def _extra(self, name: str) -> dict[str, str]:
-        return {"supervisor": self.id, "fsm": name}
+        """``extra=`` of every log record about FSM ``name``: ``record.supervisor`` and
+        ``record.fsm`` (also as ``supervisor_id`` / ``fsm_name``)."""
+        sid = self.id
+        return {"supervisor": sid, "supervisor_id": sid, "fsm": name, "fsm_name": name}
 
     # ------------------------------------------------------------------ one event
     async def _event(

@@ -233,7 +233,7 @@ class Mailbox(Lifecycle):
                 "supervisor %r: internal task failed",
                 self.id,
                 exc_info=task.exception(),
-                extra={"supervisor": self.id},
+                extra={"supervisor": self.id, "supervisor_id": self.id},
             )
 
     def _fail_queued(self, cell: Cell, error: BaseException, *, keep_stop: bool = True) -> None:
