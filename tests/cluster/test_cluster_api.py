@@ -8,9 +8,11 @@ import pytest
 
 import finitomata as fm
 from finitomata.cluster import ClusterStatistics, ClusterSupervisor, shard_of
+from finitomata.cluster._control import Control
+from finitomata.cluster._host import fsm_key
 from finitomata.persistency.postgres import PostgresStore
 
-from .conftest import RaySession
+from .conftest import PG_DSN, RaySession, ray
 from .kit import COUNTER, Count, CounterFSM, FragileFSM
 
 pytestmark = pytest.mark.ray
@@ -273,3 +275,30 @@ async def test_resent_stop_answers_success(cluster: ClusterSupervisor, uniq: str
     await cluster.stop_fsm(name, event_id="stop-1")  # the same request delivered again
     with pytest.raises(fm.FSMNotFound):
         await cluster.stop_fsm(name, event_id="stop-2")
+
+
+async def test_a_start_that_never_completed_does_not_block_the_name(
+    ray_session: RaySession, cluster: ClusterSupervisor, uniq: str
+) -> None:
+    """A host that died between reserving a name and its entry commit leaves a reservation
+    and no snapshot: the name is not live, and starting it works."""
+    name = uniq + "half"
+    control = Control(PG_DSN, ray_session.schema)
+    await control.start()
+    try:
+        reserved = await control.reserve(
+            cluster.id,
+            name,
+            shard_of(name, cluster.shards),
+            fsm_key(CounterFSM),
+            ray.cloudpickle.dumps(CounterFSM),
+            "lost-start",
+        )
+        assert reserved
+        snap = await cluster.start_fsm(CounterFSM, name, Count(4))
+        assert (snap.version, snap.payload) == (1, Count(4))
+        row = await control.name_row(cluster.id, name)
+        assert row is not None
+        assert row[1] != "lost-start"
+    finally:
+        await control.aclose()

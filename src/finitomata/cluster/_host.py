@@ -327,12 +327,18 @@ class ShardHost:
         if not (isinstance(cls, type) and issubclass(cls, FSM) and hasattr(cls, "spec")):
             raise TypeError(f"start_fsm needs an FSM subclass with a definition, not {cls!r}")
         if name in self._index:
-            return await self._restart_or_duplicate(op)
+            answer = await self._restart_or_duplicate(op)
+            if answer is not None:
+                return answer
         key = fsm_key(cls)
         blob = import_ray().cloudpickle.dumps(cls)
         if not await self._control.reserve(sid, name, op.shard, key, blob, op.event_id):
             self._index[name] = key  # reserved by a start this index had not seen
-            return await self._restart_or_duplicate(op)
+            answer = await self._restart_or_duplicate(op)
+            if answer is not None:
+                return answer
+            if not await self._control.reserve(sid, name, op.shard, key, blob, op.event_id):
+                raise DuplicateName(name, supervisor=sid)
         self._classes.setdefault(key, cls)
         self._store.watch_load(name)
         try:
@@ -357,14 +363,17 @@ class ShardHost:
         self._active.add(name)
         await self._window.activate(name, loaded_version)
 
-    async def _restart_or_duplicate(self, op: Op) -> Snapshot:
-        """A start of a live name: the answer to a retried start, or ``DuplicateName``."""
+    async def _restart_or_duplicate(self, op: Op) -> Snapshot | None:
+        """A start of a name this host lists as live: ``None`` when the listing was a start
+        that never completed (its reservation is dropped; the caller starts afresh), the
+        snapshot when ``op`` is the same start delivered again, else ``DuplicateName``."""
         row = await self._control.name_row(self.config.supervisor, op.name)
+        snap = await self._state(op.name)  # rehydrates; forgets a start never completed
+        if snap is None:
+            return None
         if row is not None and op.event_id is not None and row[1] == op.event_id:
             self._counts["duplicates"] += 1
-            snap = await self._state(op.name)
-            if snap is not None:
-                return snap
+            return snap
         raise DuplicateName(op.name, supervisor=self.config.supervisor)
 
     async def _transition(self, op: Op) -> Snapshot:
