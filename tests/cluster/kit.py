@@ -84,3 +84,14 @@ class FragileFSM(fm.FSM, definition=FRAGILE):
     def on_enter(self, state: str, snapshot: fm.Snapshot) -> None:
         if state == "broken":
             raise RuntimeError("on_enter failed")
+
+
+class KamikazeFSM(fm.FSM, definition=BOMB):
+    """``arm`` kills the host process before anything is committed, every time."""
+
+    async def on_transition(
+        self, state: str, event: str, event_payload: Any, payload: Any
+    ) -> tuple[str, Any]:
+        if event == "arm":
+            os._exit(1)
+        return await super().on_transition(state, event, event_payload, payload)

@@ -19,7 +19,7 @@ from finitomata.cluster._registry import host_actor
 from finitomata.cluster._wire import Op, decode_error
 
 from .conftest import RaySession, ray
-from .kit import Bomb, BombFSM, Count, CounterFSM
+from .kit import Bomb, BombFSM, Count, CounterFSM, KamikazeFSM
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -175,3 +175,16 @@ async def test_cut_off_host_cannot_overwrite_a_newer_snapshot(
         final = await store.get("z", supervisor=cs.id)
     assert final is not None
     assert final.version == 4
+
+
+async def test_a_request_that_always_kills_its_host_fails_instead_of_looping(
+    fresh: ClusterSupervisor, tmp_path: Path
+) -> None:
+    cs = fresh
+    await cs.start_fsm(KamikazeFSM, "kamikaze", Bomb(str(tmp_path / "unused")))
+    with pytest.raises(fm.SupervisorClosed, match="died each time"):
+        await cs.transition("kamikaze", "arm")
+    # the host came back and still serves (the event never committed)
+    snap = await cs.state("kamikaze")
+    assert snap is not None
+    assert (snap.state, snap.version) == ("idle", 1)

@@ -124,7 +124,9 @@ class Lane:
         ray_exceptions = sys.modules.get("ray.exceptions")
         gone = ray_exceptions is not None and isinstance(exc, ray_exceptions.RayActorError)
         if gone:
-            error: RuntimeFSMError = SupervisorClosed(f"shard host {self.host} is gone: {exc}")
+            error: RuntimeFSMError = SupervisorClosed(
+                f"shard host {self.host} is gone, or died each time it ran this request: {exc}"
+            )
         else:
             error = RuntimeFSMError(f"request to shard host {self.host} failed: {exc}")
         error.__cause__ = exc

@@ -5,7 +5,9 @@ The first client of a cluster id creates it (and, through it, the hosts); later 
 this process or any other driver connected to the same Ray cluster, attach to it by name and
 get the same table. Hosts are named detached actors restarted by Ray after a crash or the
 loss of their node (``max_restarts=-1``); calls in flight are re-sent to the new incarnation
-(``max_task_retries=-1``), which is why every event carries an id.
+(up to ``HOST_TASK_RETRIES`` times), which is why every event carries an id. The bound
+keeps a request that kills its host every time (a callback calling ``os._exit`` before the
+commit) from restarting the host forever: it fails once the retries are spent.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ __all__ = [
 
 NAMESPACE = "finitomata"
 HOST_CONCURRENCY = 10_000
+HOST_TASK_RETRIES = 3
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
@@ -87,7 +90,10 @@ def host_actor() -> Any:
     """The Ray actor class of :class:`ShardHost` (an async actor)."""
     ray = import_ray()
     return ray.remote(
-        max_restarts=-1, max_task_retries=-1, num_cpus=0, max_concurrency=HOST_CONCURRENCY
+        max_restarts=-1,
+        max_task_retries=HOST_TASK_RETRIES,
+        num_cpus=0,
+        max_concurrency=HOST_CONCURRENCY,
     )(ShardHost)
 
 
