@@ -2,7 +2,8 @@
 
 Public names: :class:`Supervisor`, :class:`SyncSupervisor` (the same for code that is not
 async), :class:`DelayedTransition` (what ``transition_later`` returns),
-:class:`Statistics`, the :class:`Listener` protocol, and time: the :class:`Clock` protocol,
+:class:`Statistics`, the :class:`Listener` and :class:`Observer` (metrics and traces)
+protocols, and time: the :class:`Clock` protocol,
 the real :class:`LoopClock` and :class:`FakeClock` for tests.
 
 How it runs. An FSM is a small record (its snapshot, a busy flag, its timer handle), not a
@@ -59,6 +60,7 @@ Decisions taken here where the design leaves room (tests hold them):
 from ._clock import Clock, FakeClock, LoopClock
 from ._delayed import DelayedTransition
 from ._listeners import Listener
+from ._observers import Observer
 from ._stats import Statistics
 from ._supervisor import Supervisor
 from ._sync import SyncDelayedTransition, SyncSupervisor
@@ -69,6 +71,7 @@ __all__ = [
     "FakeClock",
     "Listener",
     "LoopClock",
+    "Observer",
     "Statistics",
     "Supervisor",
     "SyncDelayedTransition",

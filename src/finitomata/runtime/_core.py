@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,7 @@ log = logging.getLogger("finitomata.runtime")
 
 _key = tuple.__new__  # FSMKey(a, b) without the namedtuple's Python-level __new__
 _now = time.time
+_perf = time.perf_counter
 
 
 class Core:
@@ -49,6 +51,11 @@ class Core:
     _cells: dict[str, Cell]
     _after_transition: list[Call]
     _after_failure: list[Call]
+    # Observer hooks (``_observers.py``), one list per hook: an empty list costs one check.
+    _obs_commit: list[Callable[..., Any]]
+    _obs_fail: list[Callable[..., Any]]
+    _obs_restart: list[Callable[..., Any]]
+    _obs_depth: list[Callable[..., Any]]
     restart_intensity: int
     restart_period: float
 
@@ -114,7 +121,10 @@ class Core:
         table = beh.table
         single = table.single
         store = beh.store
+        obs = self._obs_commit
         while True:
+            if obs:
+                t0 = ts = _perf()
             snap: Snapshot = cell.snapshot
             state = snap.state
             call = beh.on_transition
@@ -141,6 +151,8 @@ class Core:
                     return await self._rest(cell, decided, automatic, attempt)
                 new, then = decided
             if store is not None:
+                if obs:
+                    ts = _perf()
                 try:
                     await store.store(
                         _key(FSMKey, (self.id, cell.name)),
@@ -165,6 +177,8 @@ class Core:
             target = new.state
             cell.state = target
             self._n_transitions += 1
+            if obs:
+                self._observe_commit(cell, state, new, event, t0, ts, store is not None)
             stage: Stage = "on_exit"
             try:
                 if state != STAR and (c := beh.on_exit) is not None:
@@ -288,6 +302,8 @@ class Core:
         )
         cell.snapshot = snapshot
         self._n_failures += 1
+        if self._obs_fail:
+            self._observe_failure(cell, failure)
         level = logging.INFO if report else logging.DEBUG
         if log.isEnabledFor(level):
             log.log(
@@ -353,6 +369,52 @@ class Core:
             extra=self._extra(cell.name),
         )
 
+    # ------------------------------------------------------------------ observers
+    def _observe_commit(
+        self,
+        cell: Cell,
+        source: str,
+        new: Snapshot,
+        event: str,
+        t0: float,
+        ts: float,
+        stored: bool,
+    ) -> None:
+        """Tell observers about a commit: ``t0`` is the step's start, ``ts`` the start of
+        the store call (only meaningful when ``stored``)."""
+        t1 = _perf()
+        store_seconds = t1 - ts if stored else None
+        sid, name, cls = self.id, cell.name, cell.beh.cls
+        target, version = new.state, new.version
+        for fn in self._obs_commit:
+            try:
+                fn(sid, name, cls, source, target, event, version, store_seconds, t1 - t0)
+            except Exception:
+                self._listener_error(cell, "observer transition_committed")
+
+    def _observe_failure(self, cell: Cell, failure: FailureInfo) -> None:
+        for fn in self._obs_fail:
+            try:
+                fn(self.id, cell.name, cell.beh.cls, failure)
+            except Exception:
+                self._listener_error(cell, "observer transition_failed")
+
+    def _observe_restart(self, cell: Cell) -> None:
+        for fn in self._obs_restart:
+            try:
+                fn(self.id, cell.name, cell.beh.cls)
+            except Exception:
+                self._listener_error(cell, "observer fsm_restarted")
+
+    def _observe_depth(self, cell: Cell) -> None:
+        """Tell observers the depth of ``cell``'s mailbox (call only when ``_obs_depth``)."""
+        depth = len(cell.mailbox) if cell.mailbox is not None else 0
+        for fn in self._obs_depth:
+            try:
+                fn(self.id, cell.name, cell.beh.cls, depth)
+            except Exception:
+                self._listener_error(cell, "observer mailbox_depth")
+
     # ------------------------------------------------------------------ timer ticks
     async def _tick(self, cell: Cell) -> Outcome:
         """Run ``on_timer`` and act on what it returned; re-arm the timer."""
@@ -390,6 +452,9 @@ class Core:
         beh = cell.beh
         new = beh.table.amend(snap, payload)
         store = beh.store
+        obs = self._obs_commit
+        if obs:
+            t0 = _perf()
         if store is not None:
             try:
                 await store.store(
@@ -412,6 +477,8 @@ class Core:
                 return rest
         cell.snapshot = new
         self._n_transitions += 1
+        if obs:
+            self._observe_commit(cell, snap.state, new, TIMER_EVENT, t0, t0, store is not None)
         if beh.after_transition or self._after_transition:
             await self._notify_transition(cell, new)
         return new

@@ -61,6 +61,8 @@ class Lifecycle(Core):
         :class:`FSMCrashed`.
         """
         self._n_crashes += 1
+        if self._obs_fail:
+            self._observe_failure(cell, failure)
         log.error(
             "FSM %r of supervisor %r crashed in %s of %r (version %d committed): %r",
             cell.name,
@@ -125,6 +127,8 @@ class Lifecycle(Core):
                 return
             times.append(now)
             self._n_restarts += 1
+            if self._obs_restart:
+                self._observe_restart(cell)
             try:
                 await self._activate(cell, "restart")
                 return

@@ -83,6 +83,8 @@ class Mailbox(Lifecycle):
         if mailbox is None:
             mailbox = cell.mailbox = deque()
         mailbox.append((kind, event, event_payload, fut, 0))
+        if self._obs_depth:
+            self._observe_depth(cell)
         return await fut
 
     def _check_not_self(self, cell: Cell) -> None:
@@ -110,6 +112,8 @@ class Mailbox(Lifecycle):
         if mailbox is None:
             mailbox = cell.mailbox = deque()
         mailbox.append((kind, event, event_payload, fut, attempt))
+        if self._obs_depth:
+            self._observe_depth(cell)
         if not cell.busy:
             cell.busy = True
             self._spawn(self._drain(cell))
@@ -166,6 +170,8 @@ class Mailbox(Lifecycle):
         assert mailbox is not None
         while mailbox:
             kind, event, event_payload, fut, attempt = mailbox.popleft()
+            if self._obs_depth:
+                self._observe_depth(cell)
             if fut is not None and fut.done():
                 continue  # its caller was cancelled while it waited
             try:
@@ -251,3 +257,5 @@ class Mailbox(Lifecycle):
             elif fut is not None and not fut.done():
                 fut.set_result(error)
         mailbox.extend(keep)
+        if self._obs_depth:
+            self._observe_depth(cell)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +32,7 @@ from ._clock import Clock, LoopClock, ScheduledCall
 from ._core import log
 from ._delayed import DelayedTransition
 from ._listeners import Call, listener_calls
+from ._observers import ObserverCalls, observer_calls
 from ._schedules import Schedules
 from ._stats import Statistics
 
@@ -83,6 +84,7 @@ class Supervisor(Schedules):
             one more crash marks that FSM failed (the others keep running).
         restart_period: the restart window in seconds.
         listeners: listeners for every FSM (see :meth:`subscribe`).
+        observers: observers for every FSM (see :meth:`observe`): metrics and traces.
 
     Concurrency: every method must be called from the loop the supervisor was entered on.
     Events to one FSM are processed one at a time in arrival order; different FSMs
@@ -98,6 +100,7 @@ class Supervisor(Schedules):
         restart_intensity: int = 3,
         restart_period: float = 5.0,
         listeners: tuple[object, ...] = (),
+        observers: Iterable[object] = (),
     ) -> None:
         if not isinstance(id, str) or not id:
             raise TypeError(f"Supervisor id must be a non-empty str, not {id!r}")
@@ -120,12 +123,19 @@ class Supervisor(Schedules):
         self._retries: set[ScheduledCall] = set()
         self._after_transition: list[Call] = []
         self._after_failure: list[Call] = []
+        self._observers: list[tuple[object, ObserverCalls]] = []
+        self._obs_commit = []
+        self._obs_fail = []
+        self._obs_restart = []
+        self._obs_depth = []
         self._started_store = False
         self._state = "new"  # "new" | "open" | "closed"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._init_counters()
         for listener in listeners:
             self.subscribe(listener)
+        for observer in observers:
+            self.observe(observer)
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> Supervisor:
@@ -251,6 +261,36 @@ class Supervisor(Schedules):
             fn = getattr(listener, method, None)
             calls[:] = [c for c in calls if c[0] != fn]
 
+    def observe(self, observer: object) -> None:
+        """Add an :class:`~finitomata.runtime.Observer` told about every commit (with its
+        timings), failure, restart and mailbox depth change of this supervisor's FSMs.
+
+        It takes effect from the next event processed. Observers are called synchronously,
+        in the order they were added; one raising is logged and counted in
+        ``listener_errors``. With no observer, the runtime measures nothing for them.
+
+        Raises:
+            TypeError: when it implements none of the hooks, or a hook is async.
+        """
+        calls = observer_calls(observer)
+        self._observers.append((observer, calls))
+        self._rebuild_observers()
+
+    def unobserve(self, observer: object) -> None:
+        """Remove an observer added with :meth:`observe` (no error when absent)."""
+        self._observers = [(o, c) for o, c in self._observers if o is not observer]
+        self._rebuild_observers()
+
+    def _rebuild_observers(self) -> None:
+        # New lists (never mutated in place), so a hook adding or removing an observer
+        # does not change a list being iterated.
+        hooks: list[list[Callable[..., Any]]] = [[], [], [], []]
+        for _, calls in self._observers:
+            for hook, fn in zip(hooks, calls, strict=True):
+                if fn is not None:
+                    hook.append(fn)
+        self._obs_commit, self._obs_fail, self._obs_restart, self._obs_depth = hooks
+
     # ------------------------------------------------------------------ start / stop
     def _behaviour(self, fsm: type[FSM]) -> Behaviour:
         beh = self._behaviours.get(fsm)
@@ -347,6 +387,8 @@ class Supervisor(Schedules):
         if cell.mailbox is None:
             cell.mailbox = deque()
         cell.mailbox.append((STOP, "", None, fut, 0))
+        if self._obs_depth:
+            self._observe_depth(cell)
         await asyncio.shield(fut)
 
     def _end(self, cell: Cell, why: str) -> None:
@@ -441,6 +483,8 @@ class Supervisor(Schedules):
         elif len(mailbox) >= cell.beh.options.mailbox_size:
             raise MailboxFull(name, cell.beh.options.mailbox_size)
         mailbox.append((EVENT, event, event_payload, None, 0))
+        if self._obs_depth:
+            self._observe_depth(cell)
         if not cell.busy:
             cell.busy = True
             self._spawn(self._drain(cell))
