@@ -33,7 +33,14 @@ from .errors import (
 )
 from .fsm import FSM, Fire, FSMOptions, Reschedule, Retry
 from .parsers import parse
-from .runtime import DelayedTransition, Listener, Statistics, Supervisor, SyncSupervisor
+from .runtime import (
+    DelayedTransition,
+    Listener,
+    Observer,
+    Statistics,
+    Supervisor,
+    SyncSupervisor,
+)
 
 __version__ = "0.1.0"
 
@@ -53,6 +60,7 @@ __all__ = [
     "Fire",
     "Listener",
     "MailboxFull",
+    "Observer",
     "ParseError",
     "ParseProblem",
     "Reschedule",
