@@ -182,6 +182,10 @@ class DedupStore:
         """Serve ``result`` to the runtime's next ``load`` of ``name`` without reading again."""
         self._preloaded[name] = result
 
+    def drop_preload(self, name: str) -> None:
+        """Forget a preloaded result the runtime did not ask for."""
+        self._preloaded.pop(name, None)
+
     # ------------------------------------------------------------------ protocol
     async def load(self, key: FSMKey, fsm: type[FSM], payload: object) -> Loaded | Created:
         result = self._preloaded.pop(key.name, None)

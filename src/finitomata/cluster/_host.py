@@ -293,12 +293,15 @@ class ShardHost:
             log.info("cluster %s: %r has no live snapshot; it never started", sid, name)
             await self._forget(name)
             raise self._not_found(name)
-        self._store.preload(name, loaded)
         self._counts["rehydrations"] += 1
+        if self._sup.alive(name):
+            await self._admit(name, loaded.snapshot.version)
+            return
+        self._store.preload(name, loaded)
         try:
-            if not self._sup.alive(name):
-                await self._sup.start_fsm(cls, name, None)
+            await self._sup.start_fsm(cls, name, None)
         finally:
+            self._store.drop_preload(name)
             if self._sup.alive(name):  # also after a crash on resume: it was restarted
                 await self._admit(name, loaded.snapshot.version)
 
