@@ -85,23 +85,28 @@ def _plan(cls: type) -> _Fields | None:
     return plan
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: Any, atoms: frozenset[type] = _ATOMS) -> Any:
+    # Hot path of every MemoryStore commit of a mutable payload. Containers are copied in
+    # C first (``dict.copy``/``list.copy``), then only their non-atomic items are replaced
+    # by copies: plain loops, no comprehension (a comprehension builds a function per call).
     cls = type(value)
-    if cls in _ATOMS:
-        return value
     if cls is dict:
-        for v in value.values():
-            if type(v) not in _ATOMS:
-                return {k: v if type(v) in _ATOMS else _copy(v) for k, v in value.items()}
-        return value.copy()
+        new = value.copy()
+        for k, v in value.items():
+            if type(v) not in atoms:
+                new[k] = _copy(v)
+        return new
     if cls is list:
-        for v in value:
-            if type(v) not in _ATOMS:
-                return [v if type(v) in _ATOMS else _copy(v) for v in value]
-        return value.copy()
+        new = value.copy()
+        for i, v in enumerate(value):
+            if type(v) not in atoms:
+                new[i] = _copy(v)
+        return new
+    if cls in atoms:
+        return value
     if cls is tuple:
         for v in value:
-            if type(v) not in _ATOMS:
+            if type(v) not in atoms:
                 items = [_copy(v) for v in value]
                 if all(a is b for a, b in zip(items, value, strict=True)):
                     return value
@@ -112,7 +117,7 @@ def _copy(value: Any) -> Any:
         plan = _plan(cls)
     if plan is not None:
         for v in plan(value):  # type: ignore[operator]
-            if type(v) not in _ATOMS and _copy(v) is not v:
+            if type(v) not in atoms and _copy(v) is not v:
                 return copy.deepcopy(value)
         return value
     return copy.deepcopy(value)

@@ -7,6 +7,7 @@ the runtime.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
@@ -19,6 +20,8 @@ __all__ = [
     "LoadResult",
     "Loaded",
     "Persistency",
+    "StoreNowait",
+    "store_nowait_of",
 ]
 
 
@@ -82,3 +85,57 @@ class Persistency(Protocol):
 
     async def delete(self, key: FSMKey) -> None:
         """Remove the snapshot and the last error of ``key`` (no error when absent)."""
+
+
+@runtime_checkable
+class StoreNowait(Protocol):
+    """Optional extension of :class:`Persistency` for stores that never wait (in memory).
+
+    A store offering ``store_nowait`` lets the runtime commit without creating and
+    awaiting a coroutine and without building a :class:`~finitomata.TransitionInfo`: for
+    every commit of an FSM using it, the runtime calls ``store_nowait(key, snapshot,
+    expected_version)`` INSTEAD of ``await store(key, snapshot, info)``. Everything else
+    (``load``, ``store_error``, ``delete``, the lifecycle) is unchanged.
+
+    Contract of ``store_nowait``: exactly the contract of ``store`` (a compare-and-set on
+    the version, ``StaleSnapshot`` and nothing changed when the stored version is not
+    ``expected_version``; the snapshot is durable, for the store's notion of durable, when
+    it returns), done synchronously, without blocking the event loop, and needing nothing
+    from the ``TransitionInfo``. ``expected_version`` is always ``snapshot.version - 1``.
+    A store whose ``store`` needs the transition (a journal, a definition hash check) or
+    waits for I/O must not offer it.
+
+    The runtime uses the fast path only when ``store_nowait`` and ``store`` are defined by
+    the same class (see :func:`store_nowait_of`), so a subclass that overrides ``store``
+    alone (to wrap, count or fail writes) keeps being called through ``store``.
+    :class:`~finitomata.persistency.MemoryStore` implements it.
+    """
+
+    def store_nowait(self, key: FSMKey, snapshot: Snapshot, expected_version: int) -> None:
+        """Persist ``snapshot`` synchronously, as :meth:`Persistency.store` would."""
+
+
+def _defined_by(cls: type, name: str) -> type | None:
+    for klass in cls.__mro__:
+        if name in vars(klass):
+            return klass
+    return None
+
+
+def store_nowait_of(store: object) -> Callable[[FSMKey, Snapshot, int], None] | None:
+    """The bound ``store_nowait`` the runtime may call instead of ``store``, or ``None``.
+
+    ``None`` unless ``store_nowait`` is a method defined by the same class as ``store``
+    (nearest in the MRO) and neither is replaced on the instance: a subclass or an object
+    that overrides ``store`` keeps the protocol's ``await store(...)``. Called once per
+    store and FSM class by the runtime.
+    """
+    cls = type(store)
+    owner = _defined_by(cls, "store_nowait")
+    if owner is None or owner is not _defined_by(cls, "store"):
+        return None
+    attrs = getattr(store, "__dict__", None)
+    if attrs and ("store" in attrs or "store_nowait" in attrs):
+        return None
+    method = getattr(store, "store_nowait", None)
+    return method if callable(method) else None

@@ -201,38 +201,59 @@ class MemoryStore:
         Raises:
             StoreNotStarted: the table has no owner.
             StaleSnapshot: the stored version differs; nothing is changed.
+            SerializationError: the payload cannot be copied; nothing is changed.
+        """
+        self.store_nowait(key, snapshot, info.expected_version)
+
+    def store_nowait(self, key: FSMKey, snapshot: Snapshot, expected_version: int) -> None:
+        """:meth:`store` without the coroutine: the :class:`~finitomata.persistency.StoreNowait`
+        fast path the runtime takes for this store (it never waits for anything).
+
+        Same contract as :meth:`store`, with the expected version given directly; safe to
+        call from any thread.
+
+        Raises:
+            StoreNotStarted: the table has no owner.
+            StaleSnapshot: the stored version differs; nothing is changed.
+            SerializationError: the payload cannot be copied; nothing is changed.
         """
         entry = _tables.get(self._table)  # inlined _live: this is the hot path
         if entry is None:
             entry = self._live(key.name)
         snapshots = entry.snapshots
-        expected = info.expected_version
-        with entry.lock:
+        lock = entry.lock
+        lock.acquire()  # cheaper than ``with`` on the hot path
+        try:
             if not entry.alive:
                 raise self._dropped(key.name)
             current = snapshots.get(key)
             if current is None:
-                if expected != 0:
+                if expected_version != 0:
                     raise StaleSnapshot(
-                        name=key.name, expected=expected, actual=None, store=repr(self)
+                        name=key.name, expected=expected_version, actual=None, store=repr(self)
                     )
             elif type(current) is Snapshot:
-                if current.version != expected:
+                if current.version != expected_version:
                     raise StaleSnapshot(
-                        name=key.name, expected=expected, actual=current.version, store=repr(self)
+                        name=key.name,
+                        expected=expected_version,
+                        actual=current.version,
+                        store=repr(self),
                     )
                 if current.payload is snapshot.payload and snapshot.last_error is None:
                     # that very payload object was found immutable when it was committed
                     snapshots[key] = snapshot
                     return
-            elif current[2] != expected:  # type: ignore[index]
+            elif current[2] != expected_version:  # type: ignore[index]
                 raise StaleSnapshot(
                     name=key.name,
-                    expected=expected,
+                    expected=expected_version,
                     actual=current[2],  # type: ignore[index]
                     store=repr(self),
                 )
             snapshots[key] = self._freeze(key, snapshot)
+        finally:
+            lock.release()
 
     def _freeze(self, key: FSMKey, snapshot: Snapshot) -> Record:
         try:
