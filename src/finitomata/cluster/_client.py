@@ -146,8 +146,8 @@ class ClusterSupervisor:
     def __init__(
         self,
         id: str = "default",
+        persistency: Any = None,
         *,
-        persistency: Any,
         shards: int = 64,
         hosts: int = 2,
         ray_address: str | None = None,

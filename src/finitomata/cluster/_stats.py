@@ -19,9 +19,13 @@ class HostStatistics:
         shards: how many shards it owns.
         live: live FSM names of its shards (resident or not yet rehydrated).
         active: FSMs activated in this incarnation (started or rehydrated here).
+        resident: activated FSMs whose snapshot is in memory (not passivated).
         transitions: commits of its local runtime in this incarnation.
         failures: failed events of its local runtime in this incarnation.
         restarts: FSM restarts after a crash in this incarnation.
+        crashes: exceptions that escaped an FSM's processing in this incarnation.
+        failed: FSMs marked failed after exceeding the restart intensity.
+        passivations: FSMs evicted to the store by their local runtime.
         rehydrations: FSMs brought back from the store after a move or a host restart.
         duplicates: retried events answered from the de-duplication window (not applied).
         fenced: events refused because another host committed first (stale snapshot).
@@ -34,12 +38,31 @@ class HostStatistics:
     shards: int
     live: int = 0
     active: int = 0
+    resident: int = 0
     transitions: int = 0
     failures: int = 0
     restarts: int = 0
+    crashes: int = 0
+    failed: int = 0
+    passivations: int = 0
     rehydrations: int = 0
     duplicates: int = 0
     fenced: int = 0
+
+
+_TOTALS = (
+    "live",
+    "resident",
+    "transitions",
+    "failures",
+    "restarts",
+    "crashes",
+    "failed",
+    "passivations",
+    "rehydrations",
+    "duplicates",
+    "fenced",
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,17 +73,22 @@ class ClusterStatistics:
         shards: the number of virtual shards.
         hosts: one :class:`HostStatistics` per shard host, by index.
         live: live FSMs in the cluster (exact).
-        transitions, failures, restarts, rehydrations, duplicates, fenced: totals over
-            the hosts' current incarnations.
+        resident, transitions, failures, restarts, crashes, failed, passivations,
+            rehydrations, duplicates, fenced: totals over the hosts' current incarnations
+            (see :class:`HostStatistics`).
         dropped: ``transition_nowait`` events of this client whose delivery failed.
     """
 
     shards: int
     hosts: tuple[HostStatistics, ...]
     live: int = 0
+    resident: int = 0
     transitions: int = 0
     failures: int = 0
     restarts: int = 0
+    crashes: int = 0
+    failed: int = 0
+    passivations: int = 0
     rehydrations: int = 0
     duplicates: int = 0
     fenced: int = 0
@@ -71,15 +99,5 @@ class ClusterStatistics:
         cls, shards: int, hosts: tuple[HostStatistics, ...], *, dropped: int = 0
     ) -> ClusterStatistics:
         """Sum ``hosts`` into a cluster view."""
-        return cls(
-            shards=shards,
-            hosts=hosts,
-            live=sum(h.live for h in hosts),
-            transitions=sum(h.transitions for h in hosts),
-            failures=sum(h.failures for h in hosts),
-            restarts=sum(h.restarts for h in hosts),
-            rehydrations=sum(h.rehydrations for h in hosts),
-            duplicates=sum(h.duplicates for h in hosts),
-            fenced=sum(h.fenced for h in hosts),
-            dropped=dropped,
-        )
+        totals = {name: sum(getattr(h, name) for h in hosts) for name in _TOTALS}
+        return cls(shards=shards, hosts=hosts, dropped=dropped, **totals)
