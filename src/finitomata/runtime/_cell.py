@@ -12,7 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._engine import StepTable
+from .._snapshot import FSMKey
 from ..fsm import CALLBACKS, FSM, callbacks_of, is_async
+from ..persistency._protocol import store_nowait_of
 from ._listeners import Call, listener_calls
 
 if TYPE_CHECKING:
@@ -74,6 +76,7 @@ class Behaviour:
         "passivates",
         "spec",
         "store",
+        "store_nowait",
         "sweep",
         "table",
     )
@@ -85,6 +88,8 @@ class Behaviour:
         self.definition_hash = cls.definition_hash
         self.options = cls.options
         self.store = store
+        # the store's synchronous fast path (``StoreNowait``), resolved once
+        self.store_nowait = None if store is None else store_nowait_of(store)
         overridden = callbacks_of(cls)
         self.overridden = frozenset(n for n, o in overridden.items() if o)
         self.asyncs = frozenset(n for n in CALLBACKS if is_async(getattr(self.fsm, n)))
@@ -122,6 +127,7 @@ class Cell:
         "beh",
         "busy",
         "idle_since",
+        "key",
         "mailbox",
         "name",
         "putters",
@@ -136,6 +142,7 @@ class Cell:
     def __init__(self, beh: Behaviour, name: str) -> None:
         self.beh = beh
         self.name = name
+        self.key: FSMKey | None = None  # FSMKey(supervisor id, name), made at the first commit
         self.snapshot: Any = None
         self.state = "*"
         self.busy = False

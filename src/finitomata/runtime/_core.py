@@ -121,6 +121,7 @@ class Core:
         table = beh.table
         single = table.single
         store = beh.store
+        nowait = beh.store_nowait
         obs = self._obs_commit
         while True:
             if obs:
@@ -153,20 +154,26 @@ class Core:
             if store is not None:
                 if obs:
                     ts = _perf()
+                key = cell.key
+                if key is None:
+                    key = cell.key = _key(FSMKey, (self.id, cell.name))
                 try:
-                    await store.store(
-                        _key(FSMKey, (self.id, cell.name)),
-                        new,
-                        make_transition_info(
-                            state,
-                            new.state,
-                            event,
-                            event_payload,
-                            snap.version,
-                            _now(),
-                            beh.definition_hash,
-                        ),
-                    )
+                    if nowait is not None:
+                        nowait(key, new, snap.version)
+                    else:
+                        await store.store(
+                            key,
+                            new,
+                            make_transition_info(
+                                state,
+                                new.state,
+                                event,
+                                event_payload,
+                                snap.version,
+                                _now(),
+                                beh.definition_hash,
+                            ),
+                        )
                 except Exception as exc:
                     failed = fail(
                         beh.spec, snap, event, event_payload, "persistency", repr(exc), exc
@@ -456,20 +463,26 @@ class Core:
         if obs:
             t0 = _perf()
         if store is not None:
+            key = cell.key
+            if key is None:
+                key = cell.key = _key(FSMKey, (self.id, cell.name))
             try:
-                await store.store(
-                    _key(FSMKey, (self.id, cell.name)),
-                    new,
-                    make_transition_info(
-                        snap.state,
-                        snap.state,
-                        TIMER_EVENT,
-                        None,
-                        snap.version,
-                        time.time(),
-                        beh.cls.definition_hash,
-                    ),
-                )
+                if beh.store_nowait is not None:
+                    beh.store_nowait(key, new, snap.version)
+                else:
+                    await store.store(
+                        key,
+                        new,
+                        make_transition_info(
+                            snap.state,
+                            snap.state,
+                            TIMER_EVENT,
+                            None,
+                            snap.version,
+                            time.time(),
+                            beh.definition_hash,
+                        ),
+                    )
             except Exception as exc:
                 failed = fail(beh.spec, snap, TIMER_EVENT, None, "persistency", repr(exc), exc)
                 await self._fail(cell, failed, automatic=True, attempt=0)
