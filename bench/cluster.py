@@ -115,18 +115,23 @@ def cluster(schema: str, hosts: int, **kwargs: Any) -> ClusterSupervisor:
     )
 
 
-async def memory(schema: str, count: int) -> None:
+async def memory(schema: str, count: int, events: int = 3) -> None:
     async with cluster(schema, 1) as cs:
         host = cs.hosts[0]
         await cs.start_fsm(CycleFSM, "warm", 0)
         before = await host.memory.remote()
-        await start_all(cs, [f"m{i}" for i in range(count)])
+        names = [f"m{i}" for i in range(count)]
+        await start_all(cs, names)
+        started = await host.memory.remote()
+        states = dict.fromkeys(names, "idle")
+        await drive(cs, states, count * events, 100)
         after = await host.memory.remote()
-    per_fsm = max(after - before, 1) / count
-    print(
-        f"shard host memory: {count:,} live FSMs grew RSS by {(after - before) / 2**20:.1f} MiB"
-        f" = {per_fsm:,.0f} B/FSM -> {2**30 / per_fsm:,.0f} FSMs per GiB"
-    )
+    for label, grown in (("started", started - before), (f"+{events} events each", after - before)):
+        per_fsm = max(grown, 1) / count
+        print(
+            f"shard host memory, {count:,} live FSMs {label}: RSS +{grown / 2**20:.1f} MiB"
+            f" = {per_fsm:,.0f} B/FSM -> {2**30 / per_fsm:,.0f} FSMs per GiB"
+        )
 
 
 async def recovery(schema: str, count: int) -> None:
