@@ -126,10 +126,12 @@ class ShardHost:
         control = Control(cfg.dsn, cfg.schema)
         inner: Any = None
         try:
-            await control.start()
-            self.epoch = await control.next_epoch(cfg.supervisor, cfg.host)
+            # The store first: it creates the schema (under its own lock), so the cluster
+            # tables created next never race it for the schema.
             inner = ray.cloudpickle.loads(cfg.store)
             await inner.start()
+            await control.start()
+            self.epoch = await control.next_epoch(cfg.supervisor, cfg.host)
             window = DedupWindow(control, cfg.supervisor, self.epoch, cfg.dedup_window)
             store = DedupStore(inner, window)
             sup = Supervisor(
