@@ -84,7 +84,7 @@ def blocks(page: Path) -> list[Block]:
 
 README_COMMANDS = [
     "python3 -m pip install -e '.[demo]' && finitomata demo",
-    "python3 -m pip install -e '.[test,dev,postgres]' && python3 -m pytest",
+    "python3 -m pip install -e '.[test,dev,postgres,ray]' && python3 -m pytest",
 ]
 
 
