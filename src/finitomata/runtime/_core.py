@@ -51,11 +51,12 @@ class Core:
     _cells: dict[str, Cell]
     _after_transition: list[Call]
     _after_failure: list[Call]
-    # Observer hooks (``_observers.py``), one list per hook: an empty list costs one check.
-    _obs_commit: list[Callable[..., Any]]
-    _obs_fail: list[Callable[..., Any]]
-    _obs_restart: list[Callable[..., Any]]
-    _obs_depth: list[Callable[..., Any]]
+    # Observer hooks (``_observers.py``), one list per hook, None when empty: a hook site
+    # costs one ``is not None`` check when nobody observes.
+    _obs_commit: list[Callable[..., Any]] | None
+    _obs_fail: list[Callable[..., Any]] | None
+    _obs_restart: list[Callable[..., Any]] | None
+    _obs_depth: list[Callable[..., Any]] | None
     restart_intensity: int
     restart_period: float
 
@@ -124,7 +125,7 @@ class Core:
         nowait = beh.store_nowait
         obs = self._obs_commit
         while True:
-            if obs:
+            if obs is not None:
                 t0 = ts = _perf()
             snap: Snapshot = cell.snapshot
             state = snap.state
@@ -152,7 +153,7 @@ class Core:
                     return await self._rest(cell, decided, automatic, attempt)
                 new, then = decided
             if store is not None:
-                if obs:
+                if obs is not None:
                     ts = _perf()
                 key = cell.key
                 if key is None:
@@ -184,7 +185,7 @@ class Core:
             target = new.state
             cell.state = target
             self._n_transitions += 1
-            if obs:
+            if obs is not None:
                 self._observe_commit(cell, state, new, event, t0, ts, store is not None)
             stage: Stage = "on_exit"
             try:
@@ -309,7 +310,7 @@ class Core:
         )
         cell.snapshot = snapshot
         self._n_failures += 1
-        if self._obs_fail:
+        if self._obs_fail is not None:
             self._observe_failure(cell, failure)
         level = logging.INFO if report else logging.DEBUG
         if log.isEnabledFor(level):
@@ -393,21 +394,21 @@ class Core:
         store_seconds = t1 - ts if stored else None
         sid, name, cls = self.id, cell.name, cell.beh.cls
         target, version = new.state, new.version
-        for fn in self._obs_commit:
+        for fn in self._obs_commit or ():
             try:
                 fn(sid, name, cls, source, target, event, version, store_seconds, t1 - t0)
             except Exception:
                 self._listener_error(cell, "observer transition_committed")
 
     def _observe_failure(self, cell: Cell, failure: FailureInfo) -> None:
-        for fn in self._obs_fail:
+        for fn in self._obs_fail or ():
             try:
                 fn(self.id, cell.name, cell.beh.cls, failure)
             except Exception:
                 self._listener_error(cell, "observer transition_failed")
 
     def _observe_restart(self, cell: Cell) -> None:
-        for fn in self._obs_restart:
+        for fn in self._obs_restart or ():
             try:
                 fn(self.id, cell.name, cell.beh.cls)
             except Exception:
@@ -416,7 +417,7 @@ class Core:
     def _observe_depth(self, cell: Cell) -> None:
         """Tell observers the depth of ``cell``'s mailbox (call only when ``_obs_depth``)."""
         depth = len(cell.mailbox) if cell.mailbox is not None else 0
-        for fn in self._obs_depth:
+        for fn in self._obs_depth or ():
             try:
                 fn(self.id, cell.name, cell.beh.cls, depth)
             except Exception:
@@ -460,7 +461,7 @@ class Core:
         new = beh.table.amend(snap, payload)
         store = beh.store
         obs = self._obs_commit
-        if obs:
+        if obs is not None:
             t0 = _perf()
         if store is not None:
             key = cell.key
@@ -490,7 +491,7 @@ class Core:
                 return rest
         cell.snapshot = new
         self._n_transitions += 1
-        if obs:
+        if obs is not None:
             self._observe_commit(cell, snap.state, new, TIMER_EVENT, t0, t0, store is not None)
         if beh.after_transition or self._after_transition:
             await self._notify_transition(cell, new)

@@ -61,7 +61,7 @@ class Lifecycle(Core):
         :class:`FSMCrashed`.
         """
         self._n_crashes += 1
-        if self._obs_fail:
+        if self._obs_fail is not None:
             self._observe_failure(cell, failure)
         log.error(
             "FSM %r of supervisor %r crashed in %s of %r (version %d committed): %r",
@@ -127,7 +127,7 @@ class Lifecycle(Core):
                 return
             times.append(now)
             self._n_restarts += 1
-            if self._obs_restart:
+            if self._obs_restart is not None:
                 self._observe_restart(cell)
             try:
                 await self._activate(cell, "restart")

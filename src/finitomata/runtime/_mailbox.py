@@ -83,7 +83,7 @@ class Mailbox(Lifecycle):
         if mailbox is None:
             mailbox = cell.mailbox = deque()
         mailbox.append((kind, event, event_payload, fut, 0))
-        if self._obs_depth:
+        if self._obs_depth is not None:
             self._observe_depth(cell)
         return await fut
 
@@ -112,7 +112,7 @@ class Mailbox(Lifecycle):
         if mailbox is None:
             mailbox = cell.mailbox = deque()
         mailbox.append((kind, event, event_payload, fut, attempt))
-        if self._obs_depth:
+        if self._obs_depth is not None:
             self._observe_depth(cell)
         if not cell.busy:
             cell.busy = True
@@ -170,7 +170,7 @@ class Mailbox(Lifecycle):
         assert mailbox is not None
         while mailbox:
             kind, event, event_payload, fut, attempt = mailbox.popleft()
-            if self._obs_depth:
+            if self._obs_depth is not None:
                 self._observe_depth(cell)
             if fut is not None and fut.done():
                 continue  # its caller was cancelled while it waited
@@ -257,5 +257,5 @@ class Mailbox(Lifecycle):
             elif fut is not None and not fut.done():
                 fut.set_result(error)
         mailbox.extend(keep)
-        if self._obs_depth:
+        if self._obs_depth is not None:
             self._observe_depth(cell)

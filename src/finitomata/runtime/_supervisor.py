@@ -124,10 +124,10 @@ class Supervisor(Schedules):
         self._after_transition: list[Call] = []
         self._after_failure: list[Call] = []
         self._observers: list[tuple[object, ObserverCalls]] = []
-        self._obs_commit = []
-        self._obs_fail = []
-        self._obs_restart = []
-        self._obs_depth = []
+        self._obs_commit = None
+        self._obs_fail = None
+        self._obs_restart = None
+        self._obs_depth = None
         self._started_store = False
         self._state = "new"  # "new" | "open" | "closed"
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -289,7 +289,9 @@ class Supervisor(Schedules):
             for hook, fn in zip(hooks, calls, strict=True):
                 if fn is not None:
                     hook.append(fn)
-        self._obs_commit, self._obs_fail, self._obs_restart, self._obs_depth = hooks
+        self._obs_commit, self._obs_fail, self._obs_restart, self._obs_depth = (
+            hook or None for hook in hooks
+        )
 
     # ------------------------------------------------------------------ start / stop
     def _behaviour(self, fsm: type[FSM]) -> Behaviour:
@@ -387,7 +389,7 @@ class Supervisor(Schedules):
         if cell.mailbox is None:
             cell.mailbox = deque()
         cell.mailbox.append((STOP, "", None, fut, 0))
-        if self._obs_depth:
+        if self._obs_depth is not None:
             self._observe_depth(cell)
         await asyncio.shield(fut)
 
@@ -483,7 +485,7 @@ class Supervisor(Schedules):
         elif len(mailbox) >= cell.beh.options.mailbox_size:
             raise MailboxFull(name, cell.beh.options.mailbox_size)
         mailbox.append((EVENT, event, event_payload, None, 0))
-        if self._obs_depth:
+        if self._obs_depth is not None:
             self._observe_depth(cell)
         if not cell.busy:
             cell.busy = True
