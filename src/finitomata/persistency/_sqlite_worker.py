@@ -127,6 +127,15 @@ class SQLiteThread:
         self._queue.put(_Job(fn, future))
         return future
 
+    def enqueue(
+        self, jobs: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]
+    ) -> None:
+        """Queue jobs whose futures the caller made (on its running loop); the thread
+        resolves each future with its job's outcome, as for :meth:`submit`."""
+        put = self._queue.put
+        for fn, future in jobs:
+            put(_Job(fn, future))
+
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` in the thread and return its result (or raise its error)."""
         return await self.submit(fn)

@@ -1,0 +1,191 @@
+"""SQLiteStore's lone commits (a lone write committed on the loop's thread): the whole
+conformance suite with them on, when they are used and when they are not (concurrent writes,
+a write lock held elsewhere), their failures, their WAL checkpoints, and closing."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import finitomata as fm
+from finitomata import FSMKey
+from finitomata.persistency import SQLiteStore
+from finitomata.testing import DURABLE_STORE_CHECKS, STORE_CHECKS, StoreCheck, run_check
+
+from .helpers import Item, loaded, write
+
+
+def key(name: str = "fsm") -> FSMKey:
+    return FSMKey("sup", name)
+
+
+def lone_commits(store: SQLiteStore) -> int:
+    assert store._lone is not None, "lone commits are off"
+    return store._lone.commits
+
+
+def _params() -> list[Any]:
+    stores = {
+        "normal": {"synchronous": "NORMAL"},  # lone commits by default
+        "full-lone": {"lone_commits": True},
+    }
+    return [
+        pytest.param(kwargs, name, check, id=f"{label}-{name}")
+        for label, kwargs in stores.items()
+        for name, check in STORE_CHECKS + DURABLE_STORE_CHECKS
+    ]
+
+
+@pytest.mark.parametrize(("kwargs", "name", "check"), _params())
+async def test_conformance_with_lone_commits(
+    kwargs: dict[str, Any], name: str, check: StoreCheck, tmp_path: Path
+) -> None:
+    path = tmp_path / "lone.db"
+    await run_check(name, check, lambda: SQLiteStore(path, **kwargs))
+
+
+def test_defaults_follow_synchronous(tmp_path: Path) -> None:
+    assert SQLiteStore(tmp_path / "a.db")._lone_commits is False
+    assert SQLiteStore(tmp_path / "a.db", synchronous="NORMAL")._lone_commits is True
+    assert (
+        SQLiteStore(tmp_path / "a.db", synchronous="NORMAL", lone_commits=False)._lone_commits
+        is False
+    )
+
+
+async def test_sequential_writes_are_lone_commits(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        before = store.batches
+        for version in range(1, 21):
+            await write(store, key(), version)
+        assert lone_commits(store) == 20
+        assert store.batches == before, "the writer thread ran no transaction"
+        assert (await loaded(store, key())).version == 20
+    async with SQLiteStore(tmp_path / "s.db") as store:  # committed for another connection
+        assert (await loaded(store, key())).payload == Item("fsm", 20)
+
+
+async def test_concurrent_writes_are_group_committed_by_the_writer(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        before = store.batches
+        await asyncio.gather(*(write(store, key(f"f{i}"), 1) for i in range(100)))
+        assert lone_commits(store) == 0
+        assert store.batches - before == 1, "100 writes of one loop iteration, one transaction"
+        for i in (0, 50, 99):
+            assert (await loaded(store, key(f"f{i}"))).version == 1
+
+
+async def test_stale_lone_write_fails_alone_and_changes_nothing(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        await write(store, key(), 1)
+        with pytest.raises(fm.StaleSnapshot) as info:
+            await write(store, key(), 3, expected=2)
+        assert (info.value.expected, info.value.actual) == (2, 1)
+        await write(store, key(), 2)  # the connection is usable afterwards
+        assert (await loaded(store, key())).version == 2
+        assert lone_commits(store) == 2
+
+
+async def test_unencodable_payload_never_reaches_a_connection(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        with pytest.raises(fm.SerializationError):
+            await write(store, key(), 1, payload=object())
+        assert lone_commits(store) == 0
+        await write(store, key(), 1)
+        assert (await loaded(store, key())).version == 1
+
+
+async def test_failing_job_is_rolled_back(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        await write(store, key(), 1)
+        assert store._dispatcher is not None
+
+        def half_done(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE snapshots SET version = 99 WHERE name = 'fsm'")
+            raise RuntimeError("boom after writing")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            await store._dispatcher.submit(half_done)
+        assert (await loaded(store, key())).version == 1  # rolled back
+        await write(store, key(), 2)
+        assert (await loaded(store, key())).version == 2
+
+
+async def test_write_lock_held_elsewhere_goes_to_the_writer_thread(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, synchronous="NORMAL", busy_timeout=0.05) as store:
+        await write(store, key(), 1)
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+            before = store.batches
+            with pytest.raises(fm.StoreIOError) as info:
+                await write(store, key(), 2)
+            assert info.value.reason == "locked"  # waited busy_timeout in the writer thread
+            assert store.batches - before == 1
+            assert lone_commits(store) == 1
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        await write(store, key(), 2)
+        assert lone_commits(store) == 2
+        assert (await loaded(store, key())).version == 2
+
+
+async def test_lone_commits_ask_the_reader_for_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, synchronous="NORMAL") as store:
+        assert store._lone is not None
+        store._lone._every = 5
+        for version in range(1, 11):
+            await write(store, key(), version)
+        assert store._reader is not None
+        # the reader runs jobs in order: once this one ran, both checkpoints did
+        await store._reader.call(lambda c: None)
+        pages = await store._reader.call(
+            lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        )
+        assert pages[0] == 0  # not busy
+        assert pages[1] == pages[2], "every page of the WAL is checkpointed"
+
+
+async def test_write_pending_at_close_fails_as_not_started(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db", synchronous="NORMAL")
+    await store.start()
+    task = asyncio.create_task(write(store, key(), 1))
+    await asyncio.sleep(0)  # the task runs (FIFO): its write waits for the iteration's flush
+    assert store._dispatcher is not None
+    assert store._dispatcher._pending, "the write is queued, not flushed yet"
+    await store.aclose()
+    with pytest.raises(fm.StoreNotStarted):
+        await task
+    await store.aclose()  # idempotent
+    async with SQLiteStore(tmp_path / "s.db") as again:
+        assert await again.get("fsm", "sup") is None
+
+
+async def test_supervisor_on_a_normal_store(tmp_path: Path) -> None:
+    class Toggle(
+        fm.FSM,
+        definition="[*] --> off : init\noff --> on : flip\non --> off : flip\non --> [*] : stop\n",
+    ):
+        pass
+
+    path = tmp_path / "s.db"
+    async with (
+        SQLiteStore(path, synchronous="NORMAL") as store,
+        fm.Supervisor("sup", persistency=store) as sup,
+    ):
+        await sup.start_fsm(Toggle, "t", {"n": 1})
+        for _ in range(9):
+            snap = await sup.transition("t", "flip")
+        assert (snap.state, snap.version) == ("on", 10)
+        assert lone_commits(store) == 10
+    async with SQLiteStore(path) as store:
+        stored = await store.get("t", "sup")
+        assert stored is not None
+        assert (stored.state, stored.version) == ("on", 10)
