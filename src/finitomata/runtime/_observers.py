@@ -49,7 +49,8 @@ class Observer(Protocol):
     observer is logged and counted in ``listener_errors``; it never fails the event.
 
     States are named as in :class:`~finitomata.Snapshot`: ``"*"`` is ``[*]`` (the source
-    of an entry transition, the target of a final one).
+    of an entry transition, the target of a final one). ``isinstance(obj, Observer)``
+    holds only for an object with all four methods; the runtime accepts any with one.
     """
 
     def transition_committed(
