@@ -109,7 +109,7 @@ async def test_failing_job_is_rolled_back(tmp_path: Path) -> None:
             raise RuntimeError("boom after writing")
 
         with pytest.raises(RuntimeError, match="boom"):
-            await store._dispatcher.submit(half_done)
+            await store._dispatcher.write(half_done)
         assert (await loaded(store, key())).version == 1  # rolled back
         await write(store, key(), 2)
         assert (await loaded(store, key())).version == 2
@@ -157,9 +157,9 @@ async def test_write_pending_at_close_fails_as_not_started(tmp_path: Path) -> No
     store = SQLiteStore(tmp_path / "s.db", synchronous="NORMAL")
     await store.start()
     task = asyncio.create_task(write(store, key(), 1))
-    await asyncio.sleep(0)  # the task runs (FIFO): its write waits for the iteration's flush
+    await asyncio.sleep(0)  # the task runs (FIFO): its write leads, yielding once
     assert store._dispatcher is not None
-    assert store._dispatcher._pending, "the write is queued, not flushed yet"
+    assert store._dispatcher._pending, "the write is waiting for its loop iteration's end"
     await store.aclose()
     with pytest.raises(fm.StoreNotStarted):
         await task

@@ -7,15 +7,16 @@ third of the raw driver's single-commit rate.
 
 How, per event loop (a store may serve several):
 
-1. ``store()`` queues its job in the loop's *pending* list; the first job of a loop iteration
-   schedules one :meth:`Dispatcher.flush` with ``call_soon``. So every write made in the same
-   iteration (concurrent FSMs) is seen together, and the caller always yields to the loop.
-2. ``flush`` with ONE pending job runs it right there, on its own connection, if that
+1. The first ``store()`` of a loop iteration *leads*: it yields to the loop once, and every
+   write made meanwhile by other FSMs of that loop joins it (they await futures). So the
+   writes of one iteration (concurrent FSMs) are seen together, and every caller yields to
+   the loop at least once.
+2. A leader nobody joined commits its write right there, on the lone connection, if that
    connection is free and SQLite's write lock can be taken without waiting
-   (``BEGIN IMMEDIATE`` with ``busy_timeout = 0``); the caller's future is resolved with the
-   outcome. Otherwise (several jobs, the write lock held by the writer thread or another
-   process, the lone connection in use by another loop) every job goes to the writer thread,
-   which group-commits them as before: group commit at 100+ FSMs is unchanged.
+   (``BEGIN IMMEDIATE`` with ``busy_timeout = 0``). Otherwise (writes joined, the write
+   lock is held by the writer thread or another process, the lone connection is in use by
+   another loop) every write goes to the writer thread, which group-commits them as
+   before: group commit at 100+ FSMs is unchanged.
 
 The lone connection never runs a WAL checkpoint itself (``wal_autocheckpoint = 0``: a
 checkpoint flushes the database file, which must not happen on an event loop's thread);
@@ -154,41 +155,53 @@ class Dispatcher:
     def __init__(self, lone: LoneCommitter, writer: Callable[[], SQLiteThread]) -> None:
         self._lone = lone
         self._writer = writer
+        # per loop: the writes that joined the current leader (see write())
         self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Job, asyncio.Future[Any]]]]
         self._pending = {}
 
-    def submit(self, job: Job) -> asyncio.Future[Any]:
-        """Queue ``job`` for this loop iteration's flush; the future gets its outcome."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        pending = self._pending.get(loop)
-        if pending is None:
-            pending = self._pending[loop] = []
-            loop.call_soon(self.flush, loop)
-        pending.append((job, future))
-        return future
+    async def write(self, job: Job) -> Any:
+        """Run ``job`` (lone, or with the other writes of this loop iteration by the writer
+        thread) and return its result, or raise its error.
 
-    def flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Run a lone pending job now, or hand every pending job to the writer thread."""
-        jobs = self._pending.pop(loop, None)
-        if not jobs:
-            return
-        if len(jobs) == 1:
-            job, future = jobs[0]
-            if future.done():  # its caller was cancelled before the write started
-                return
+        The first write of a loop iteration leads: it yields once, so that every write made
+        in the same iteration joins it, then commits alone if nobody joined (no future, no
+        extra iteration), or hands every write to the writer thread. The others await
+        their futures. A cancelled leader still hands the writes that joined it over.
+        """
+        loop = asyncio.get_running_loop()
+        pending = self._pending.get(loop)
+        if pending is not None:
+            future: asyncio.Future[Any] = loop.create_future()
+            pending.append((job, future))
+            return await future
+        pending = self._pending[loop] = []
+        try:
+            await asyncio.sleep(0)
+        except BaseException:
+            del self._pending[loop]
+            self._hand_over(pending)
+            raise
+        del self._pending[loop]
+        if not pending:
             ran, outcome = self._lone.run(job)
             if ran:
                 if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
-                return
+                    raise outcome
+                return outcome
+        future = loop.create_future()
+        pending.insert(0, (job, future))
+        self._hand_over(pending)
+        return await future
+
+    def _hand_over(self, jobs: list[tuple[Job, asyncio.Future[Any]]]) -> None:
+        """Queue ``jobs`` (those whose caller still waits) in the writer thread."""
+        jobs = [(job, future) for job, future in jobs if not future.done()]
+        if not jobs:
+            return
         try:
             writer = self._writer()
         except StoreError as exc:
             for _, future in jobs:
-                if not future.done():
-                    future.set_exception(exc)
+                future.set_exception(exc)
             return
-        writer.enqueue([(job, future) for job, future in jobs if not future.done()])
+        writer.enqueue(jobs)

@@ -375,7 +375,7 @@ class SQLiteStore:
         )
         dispatcher = self._dispatcher
         if dispatcher is not None:
-            await dispatcher.submit(job)
+            await dispatcher.write(job)
         else:
             await writer.call(job)
 
