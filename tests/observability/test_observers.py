@@ -134,6 +134,13 @@ class Depths:
         self._waiting.append((depth, fut))
         return fut
 
+
+async def _told(fut: asyncio.Future[None]) -> None:
+    """Await a :meth:`Depths.reached` future; a depth never told fails in 10 s, not at the
+    suite's global timeout."""
+    async with asyncio.timeout(10):
+        await fut
+
     @property
     def depths(self) -> list[int]:
         return [d for *_, d in self.seen]
@@ -150,12 +157,12 @@ async def test_mailbox_depth_follows_queued_events_until_drained() -> None:
         await store.held.wait()
         sup.transition_nowait("x", "finish")
         awaited = asyncio.create_task(sup.transition("x", "reset"))
-        await depths.reached(2)
+        await _told(depths.reached(2))
         drained = depths.reached(0)
         store.release()
         assert (await first).state == "running"
         assert (await awaited).state == "idle"
-        await drained
+        await _told(drained)
     assert depths.depths == [1, 2, 1, 0]
     assert {(s, n, cls) for s, n, cls, _ in depths.seen} == {("q", "x", Cycle)}
 
@@ -170,7 +177,7 @@ async def test_a_stopped_fsm_reports_its_queue_emptied() -> None:
         await store.held.wait()
         sup.transition_nowait("x", "finish")
         stopping = asyncio.create_task(sup.stop_fsm("x"))
-        await depths.reached(1)  # the queued event failed (0), the stop is queued (1)
+        await _told(depths.reached(1))  # the queued event failed (0), the stop is queued (1)
         store.release()
         await first
         await stopping
