@@ -134,16 +134,16 @@ class Depths:
         self._waiting.append((depth, fut))
         return fut
 
+    @property
+    def depths(self) -> list[int]:
+        return [d for *_, d in self.seen]
+
 
 async def _told(fut: asyncio.Future[None]) -> None:
     """Await a :meth:`Depths.reached` future; a depth never told fails in 10 s, not at the
     suite's global timeout."""
     async with asyncio.timeout(10):
         await fut
-
-    @property
-    def depths(self) -> list[int]:
-        return [d for *_, d in self.seen]
 
 
 async def test_mailbox_depth_follows_queued_events_until_drained() -> None:
