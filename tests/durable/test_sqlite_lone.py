@@ -159,7 +159,7 @@ async def test_write_pending_at_close_fails_as_not_started(tmp_path: Path) -> No
     task = asyncio.create_task(write(store, key(), 1))
     await asyncio.sleep(0)  # the task runs (FIFO): its write leads, yielding once
     assert store._dispatcher is not None
-    assert store._dispatcher._pending, "the write is waiting for its loop iteration's end"
+    assert store._dispatcher._joined, "the write is waiting for its loop iteration's end"
     await store.aclose()
     with pytest.raises(fm.StoreNotStarted):
         await task

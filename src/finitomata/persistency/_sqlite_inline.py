@@ -7,16 +7,16 @@ third of the raw driver's single-commit rate.
 
 How, per event loop (a store may serve several):
 
-1. The first ``store()`` of a loop iteration *leads*: it yields to the loop once, and every
-   write made meanwhile by other FSMs of that loop joins it (they await futures). So the
-   writes of one iteration (concurrent FSMs) are seen together, and every caller yields to
-   the loop at least once.
+1. The first ``store()`` of a loop iteration *leads*: it yields to the loop once. Every
+   write made meanwhile by other FSMs of that loop goes to the writer thread at once, as
+   without lone commits, and is counted. So every caller yields to the loop at least once,
+   and concurrency (FSMs writing in the same iteration) is seen.
 2. A leader nobody joined commits its write right there, on the lone connection, if that
    connection is free and SQLite's write lock can be taken without waiting
    (``BEGIN IMMEDIATE`` with ``busy_timeout = 0``). Otherwise (writes joined, the write
    lock is held by the writer thread or another process, the lone connection is in use by
-   another loop) every write goes to the writer thread, which group-commits them as
-   before: group commit at 100+ FSMs is unchanged.
+   another loop) the leader's write goes to the writer thread too, which group-commits
+   as before: group commit at 100+ FSMs is unchanged.
 
 The lone connection never runs a WAL checkpoint itself (``wal_autocheckpoint = 0``: a
 checkpoint flushes the database file, which must not happen on an event loop's thread);
@@ -155,53 +155,38 @@ class Dispatcher:
     def __init__(self, lone: LoneCommitter, writer: Callable[[], SQLiteThread]) -> None:
         self._lone = lone
         self._writer = writer
-        # per loop: the writes that joined the current leader (see write())
-        self._pending: dict[asyncio.AbstractEventLoop, list[tuple[Job, asyncio.Future[Any]]]]
-        self._pending = {}
+        # per loop with a leader waiting: how many writes were made since it yielded
+        self._joined: dict[asyncio.AbstractEventLoop, int] = {}
 
     async def write(self, job: Job) -> Any:
-        """Run ``job`` (lone, or with the other writes of this loop iteration by the writer
-        thread) and return its result, or raise its error.
+        """Run ``job`` (lone, or by the writer thread) and return its result, or raise its
+        error.
 
-        The first write of a loop iteration leads: it yields once, so that every write made
-        in the same iteration joins it, then commits alone if nobody joined (no future, no
-        extra iteration), or hands every write to the writer thread. The others await
-        their futures. A cancelled leader still hands the writes that joined it over.
+        The first write of a loop iteration leads: it yields once, then commits alone if no
+        other write was made meanwhile (no future, no thread hop), else hands itself to the
+        writer thread. The writes made while a leader waits go to the writer thread at
+        once, so that it starts committing them while the loop is still producing more.
         """
         loop = asyncio.get_running_loop()
-        pending = self._pending.get(loop)
-        if pending is not None:
-            future: asyncio.Future[Any] = loop.create_future()
-            pending.append((job, future))
-            return await future
-        pending = self._pending[loop] = []
+        joined = self._joined.get(loop)
+        if joined is not None:
+            self._joined[loop] = joined + 1
+            return await self._by_writer(loop, job)
+        self._joined[loop] = 0
         try:
             await asyncio.sleep(0)
-        except BaseException:
-            del self._pending[loop]
-            self._hand_over(pending)
-            raise
-        del self._pending[loop]
-        if not pending:
+        finally:
+            joined = self._joined.pop(loop)
+        if not joined:
             ran, outcome = self._lone.run(job)
             if ran:
                 if isinstance(outcome, BaseException):
                     raise outcome
                 return outcome
-        future = loop.create_future()
-        pending.insert(0, (job, future))
-        self._hand_over(pending)
-        return await future
+        return await self._by_writer(loop, job)
 
-    def _hand_over(self, jobs: list[tuple[Job, asyncio.Future[Any]]]) -> None:
-        """Queue ``jobs`` (those whose caller still waits) in the writer thread."""
-        jobs = [(job, future) for job, future in jobs if not future.done()]
-        if not jobs:
-            return
-        try:
-            writer = self._writer()
-        except StoreError as exc:
-            for _, future in jobs:
-                future.set_exception(exc)
-            return
-        writer.enqueue(jobs)
+    async def _by_writer(self, loop: asyncio.AbstractEventLoop, job: Job) -> Any:
+        writer = self._writer()  # raises the closed store's error
+        future: asyncio.Future[Any] = loop.create_future()
+        writer.enqueue([(job, future)])
+        return await future
