@@ -251,22 +251,22 @@ class MemoryStore:
                     actual=current[2],  # type: ignore[index]
                     store=repr(self),
                 )
-            snapshots[key] = self._freeze(key, snapshot)
+            try:
+                snapshots[key] = freeze(snapshot)
+            except Exception as exc:  # deepcopy of an uncopyable object raises anything
+                raise self._uncopyable(key, snapshot, exc) from exc
         finally:
             lock.release()
 
-    def _freeze(self, key: FSMKey, snapshot: Snapshot) -> Record:
-        try:
-            return freeze(snapshot)
-        except Exception as exc:  # deepcopy of an uncopyable object raises anything
-            name = type_name(type(snapshot.payload))
-            raise SerializationError(
-                f"MemoryStore cannot copy the payload of FSM {key.name!r} (type {name}): "
-                f"{type(exc).__name__}: {exc}",
-                type_name=name,
-                store=repr(self),
-                name=key.name,
-            ) from exc
+    def _uncopyable(self, key: FSMKey, snapshot: Snapshot, exc: Exception) -> SerializationError:
+        name = type_name(type(snapshot.payload))
+        return SerializationError(
+            f"MemoryStore cannot copy the payload of FSM {key.name!r} (type {name}): "
+            f"{type(exc).__name__}: {exc}",
+            type_name=name,
+            store=repr(self),
+            name=key.name,
+        )
 
     def _dropped(self, name: str) -> StoreNotStarted:
         return StoreNotStarted(
