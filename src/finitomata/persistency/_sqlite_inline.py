@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -42,8 +41,6 @@ from ..errors import StoreError
 from ._sqlite_worker import SQLiteThread
 
 __all__ = ["Dispatcher", "LoneCommitter"]
-
-log = logging.getLogger("finitomata.persistency")
 
 _BUSY = 5
 _LOCKED = 6

@@ -13,6 +13,12 @@ Durability and speed:
     last acknowledged transitions may be lost, never torn, if the machine loses power. Loads
     go through a second (reader) connection and do not wait for commits.
 
+    Lone commits (``lone_commits``, on by default with ``"NORMAL"``): when a write is the only
+    one of its event-loop iteration and SQLite's write lock is free, it is committed right
+    away on the loop's thread through a third connection, saving the two thread wake-ups of
+    the writer thread (the latency of a single busy FSM); see ``_sqlite_inline``. Writes of
+    concurrent FSMs are group-committed by the writer thread either way.
+
 Failure semantics:
     A batch that fails (I/O error, full disk, locked or corrupt database, read-only file)
     fails exactly its transitions with a :class:`~finitomata.StoreIOError` whose ``reason``
