@@ -204,3 +204,24 @@ async def test_a_closed_table_fails_the_commit_not_the_fsm() -> None:
         assert info.value.failure.stage == "persistency"
         assert "StoreNotStarted" in info.value.failure.reason
         assert sup.alive("x")
+
+
+async def test_the_fast_path_follows_its_table_through_close_and_reopen() -> None:
+    name = table()
+    writer = MemoryStore(name)
+    key = FSMKey("default", "x")
+    first = await MemoryStore.start_link(name)
+    writer.store_nowait(key, Snapshot("x", "idle", {"n": 1}, 1), 0)
+    await first.aclose()  # the table and its snapshots are gone
+    with pytest.raises(fm.StoreNotStarted):
+        writer.store_nowait(key, Snapshot("x", "idle", {"n": 2}, 2), 1)
+    second = await MemoryStore.start_link(name)  # a new owner, a new empty table
+    try:
+        with pytest.raises(fm.StaleSnapshot):
+            writer.store_nowait(key, Snapshot("x", "idle", {"n": 2}, 2), 1)
+        writer.store_nowait(key, Snapshot("x", "idle", {"n": 3}, 1), 0)
+        stored = await second.get("x")
+        assert stored is not None
+        assert (stored.version, stored.payload) == (1, {"n": 3})
+    finally:
+        await second.aclose()

@@ -74,7 +74,7 @@ class MemoryStore:
         ValueError: when ``table`` is given and is not a non-empty ``str``.
     """
 
-    __slots__ = ("__weakref__", "_entered", "_table")
+    __slots__ = ("__weakref__", "_entered", "_entry", "_table")
 
     def __init__(self, table: str | None = None) -> None:
         if table is None:
@@ -83,6 +83,7 @@ class MemoryStore:
             raise ValueError(f"MemoryStore table must be a non-empty str, not {table!r}")
         self._table = table
         self._entered: list[bool] = []
+        self._entry: _Table | None = None  # the table last written (hot-path cache)
 
     def __repr__(self) -> str:
         return f"MemoryStore(table={self._table!r})"
@@ -217,9 +218,9 @@ class MemoryStore:
             StaleSnapshot: the stored version differs; nothing is changed.
             SerializationError: the payload cannot be copied; nothing is changed.
         """
-        entry = _tables.get(self._table)  # inlined _live: this is the hot path
-        if entry is None:
-            entry = self._live(key.name)
+        entry = self._entry  # a closed table is never alive again: then look it up anew
+        if entry is None or not entry.alive:
+            entry = self._entry = self._live(key.name)
         snapshots = entry.snapshots
         lock = entry.lock
         lock.acquire()  # cheaper than ``with`` on the hot path
