@@ -5,7 +5,7 @@ Codecs used by durable stores live in :mod:`finitomata.persistency.codecs`.
 """
 
 from .._snapshot import FSMKey, TransitionInfo
-from ._protocol import Created, Loaded, LoadResult, Persistency
+from ._protocol import Created, Loaded, LoadResult, Persistency, StoreNowait
 from .memory import MemoryStore
 from .protocol_store import Persistable, ProtocolStore
 from .sqlite import SQLiteStore
@@ -20,5 +20,6 @@ __all__ = [
     "Persistency",
     "ProtocolStore",
     "SQLiteStore",
+    "StoreNowait",
     "TransitionInfo",
 ]
