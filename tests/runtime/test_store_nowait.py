@@ -13,8 +13,8 @@ import pytest
 
 import finitomata as fm
 from finitomata import FSMKey, Snapshot, TransitionInfo
-from finitomata.persistency import MemoryStore
-from finitomata.persistency._protocol import StoreNowait, store_nowait_of
+from finitomata.persistency import MemoryStore, StoreNowait
+from finitomata.persistency._protocol import store_nowait_of
 from finitomata.runtime import FakeClock
 
 from .support import CHAIN, CYCLE, DictStore
