@@ -139,18 +139,32 @@ async def test_write_lock_held_elsewhere_goes_to_the_writer_thread(tmp_path: Pat
 async def test_lone_commits_ask_the_reader_for_checkpoints(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     async with SQLiteStore(path, synchronous="NORMAL") as store:
-        assert store._lone is not None
-        store._lone._every = 5
-        for version in range(1, 11):
+        lone, reader = store._lone, store._reader
+        assert lone is not None
+        assert reader is not None
+        ran: list[object] = []
+        original = lone._checkpoint
+
+        def counted() -> None:
+            ran.append(None)
+            original()
+
+        lone._checkpoint = counted
+        lone._every = 5
+        for version in range(1, 12):
             await write(store, key(), version)
-        assert store._reader is not None
-        # the reader runs jobs in order: once this one ran, both checkpoints did
-        await store._reader.call(lambda c: None)
-        pages = await store._reader.call(
+        assert len(ran) == 2  # after the 5th and the 10th lone commit
+        # the reader runs jobs in order: once this one ran, both checkpoints did, and the
+        # WAL holds only what was committed after the last one
+        busy, log, done = await reader.call(
             lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         )
-        assert pages[0] == 0  # not busy
-        assert pages[1] == pages[2], "every page of the WAL is checkpointed"
+        assert busy == 0
+        assert log == done
+        pages = await reader.call(lambda c: c.execute("PRAGMA wal_autocheckpoint").fetchone())
+        assert pages[0] > 0  # only the lone connection has automatic checkpoints off
+        assert lone._conn is not None
+        assert lone._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
 
 
 async def test_write_pending_at_close_fails_as_not_started(tmp_path: Path) -> None:
