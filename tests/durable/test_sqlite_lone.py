@@ -203,3 +203,19 @@ async def test_supervisor_on_a_normal_store(tmp_path: Path) -> None:
         stored = await store.get("t", "sup")
         assert stored is not None
         assert (stored.state, stored.version) == ("on", 10)
+
+
+async def test_a_failed_checkpoint_request_does_not_fail_the_commit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        assert store._lone is not None
+
+        def broken() -> None:
+            raise RuntimeError("no reader")
+
+        store._lone._checkpoint = broken
+        store._lone._every = 1
+        await write(store, key(), 1)  # committed, acknowledged
+        assert (await loaded(store, key())).version == 1
+        assert "could not request a WAL checkpoint" in caplog.text

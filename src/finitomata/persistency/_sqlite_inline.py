@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from ..errors import StoreError
 from ._sqlite_worker import SQLiteThread
 
 __all__ = ["Dispatcher", "LoneCommitter"]
+
+log = logging.getLogger("finitomata.persistency")
 
 _BUSY = 5
 _LOCKED = 6
@@ -129,7 +132,10 @@ class LoneCommitter:
         self._since_checkpoint += 1
         if self._since_checkpoint >= self._every:
             self._since_checkpoint = 0
-            self._checkpoint()
+            try:  # the write is committed: a failed request must not fail it
+                self._checkpoint()
+            except Exception:
+                log.exception("SQLiteStore: could not request a WAL checkpoint")
         return result
 
     def close(self) -> None:
