@@ -219,3 +219,24 @@ async def test_a_failed_checkpoint_request_does_not_fail_the_commit(
         await write(store, key(), 1)  # committed, acknowledged
         assert (await loaded(store, key())).version == 1
         assert "could not request a WAL checkpoint" in caplog.text
+
+
+async def test_loops_on_several_threads_share_the_lone_connection(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+
+        async def writer(name: str) -> None:
+            for version in range(1, 51):
+                await write(store, key(name), version)
+
+        def run(name: str) -> None:
+            asyncio.run(writer(name))
+
+        await asyncio.gather(
+            writer("main"),
+            asyncio.to_thread(run, "thread-1"),
+            asyncio.to_thread(run, "thread-2"),
+        )
+        for name in ("main", "thread-1", "thread-2"):  # each write committed once, in order
+            snap = await loaded(store, key(name))
+            assert (snap.version, snap.payload) == (50, Item(name, 50))
+        assert 0 < lone_commits(store) <= 150
