@@ -61,7 +61,7 @@ def _store_location(store: Any, dsn: str | None) -> tuple[str, str]:
     """Where the cluster tables go: the store's database and schema."""
     schema = getattr(store, "schema", "finitomata")
     if dsn is None:
-        dsn = getattr(store, "dsn", None) or getattr(store, "_dsn", None)
+        dsn = getattr(store, "dsn", None)
     if not isinstance(dsn, str) or not isinstance(schema, str):
         raise TypeError(
             "ClusterSupervisor needs a shared PostgreSQL store (persistency=PostgresStore(dsn)) "

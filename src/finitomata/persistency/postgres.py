@@ -118,6 +118,12 @@ class PostgresStore:
         return self._label
 
     @property
+    def dsn(self) -> str:
+        """The connection string given to the constructor. It may carry a password: do not
+        log it (``repr(store)`` shows only host, port and schema)."""
+        return self._dsn
+
+    @property
     def schema(self) -> str:
         """The PostgreSQL schema holding the tables."""
         return self._schema
