@@ -16,200 +16,25 @@ the kind the tag announces (a dataclass tag never instantiates a non-dataclass).
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import datetime as dt
-import decimal
-import enum
 import json
-import uuid
-from collections.abc import Callable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from ...errors import SerializationError
-from ._base import importable_name, resolve_type, type_name
+from ._base import type_name
+from ._json_decode import decode_tree
+from ._json_encode import TAG, encode_tree, is_native
 
 __all__ = ["JSONCodec"]
 
-TAG = "__fm__"
+_MARKER = f'"{TAG}"'.encode()
+"""Every tag node holds this key, written as is (``ensure_ascii=False`` never escapes it):
+stored bytes without it are plain JSON and need no tree walk when decoding."""
 
-_Tree = Any  # a JSON-ready tree of dict/list/str/int/float/bool/None
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+"""The C encoder, built once (``json.dumps`` with options builds one per call). No cycle
+check: :func:`is_native` and :func:`encode_tree` already refuse cycles (RecursionError)."""
 
-
-def _is_pydantic_model(cls: type) -> bool:
-    return hasattr(cls, "__pydantic_fields__") and hasattr(cls, "model_validate")
-
-
-def _has_default_reduce(cls: type) -> bool:
-    reduce_ex: object = cls.__reduce_ex__
-    return reduce_ex is object.__reduce_ex__ and cls.__module__ != "builtins"
-
-
-def _encode_datetime(value: dt.datetime) -> _Tree:
-    tz = value.tzinfo
-    if isinstance(tz, ZoneInfo):
-        return {
-            TAG: "datetime",
-            "iso": value.replace(tzinfo=None).isoformat(),
-            "tz": tz.key,
-            "fold": value.fold,
-        }
-    return {TAG: "datetime", "iso": value.isoformat(), "fold": value.fold}
-
-
-def _encode_items(values: Any) -> list[_Tree]:
-    return [_encode(v) for v in values]
-
-
-_SIMPLE: dict[type, Callable[[Any], _Tree]] = {
-    tuple: lambda v: {TAG: "tuple", "items": _encode_items(v)},
-    set: lambda v: {TAG: "set", "items": _encode_items(v)},
-    frozenset: lambda v: {TAG: "frozenset", "items": _encode_items(v)},
-    bytes: lambda v: {TAG: "bytes", "b64": base64.b64encode(v).decode("ascii")},
-    bytearray: lambda v: {TAG: "bytearray", "b64": base64.b64encode(v).decode("ascii")},
-    dt.datetime: _encode_datetime,
-    dt.date: lambda v: {TAG: "date", "iso": v.isoformat()},
-    dt.time: lambda v: {TAG: "time", "iso": v.isoformat(), "fold": v.fold},
-    dt.timedelta: lambda v: {TAG: "timedelta", "dsu": [v.days, v.seconds, v.microseconds]},
-    decimal.Decimal: lambda v: {TAG: "decimal", "str": str(v)},
-    uuid.UUID: lambda v: {TAG: "uuid", "hex": v.hex},
-    complex: lambda v: {TAG: "complex", "ri": [v.real, v.imag]},
-}
-
-
-def _encode(value: Any) -> _Tree:
-    cls = type(value)
-    if cls is str or cls is int or cls is bool or cls is float or value is None:
-        return value
-    if cls is dict:
-        if TAG not in value and all(type(k) is str for k in value):
-            return {k: _encode(v) for k, v in value.items()}
-        return {TAG: "dict", "items": [[_encode(k), _encode(v)] for k, v in value.items()]}
-    if cls is list:
-        return [_encode(v) for v in value]
-    simple = _SIMPLE.get(cls)
-    if simple is not None:
-        return simple(value)
-    if isinstance(value, enum.Enum):
-        return {TAG: "enum", "type": importable_name(cls), "value": _encode(value.value)}
-    if dataclasses.is_dataclass(value):
-        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        return {TAG: "dataclass", "type": importable_name(cls), "fields": fields}
-    if _is_pydantic_model(cls):
-        fields = {name: _encode(v) for name, v in value}
-        return {TAG: "pydantic", "type": importable_name(cls), "fields": fields}
-    if isinstance(value, tuple) and hasattr(cls, "_fields"):
-        return {TAG: "namedtuple", "type": importable_name(cls), "items": _encode_items(value)}
-    if _has_default_reduce(cls):
-        state = value.__getstate__()
-        return {TAG: "object", "type": importable_name(cls), "state": _encode(state)}
-    raise SerializationError(
-        f"JSONCodec cannot encode a value of type {type_name(cls)}: supported are JSON "
-        "types, tuples, sets, bytes, datetimes, Decimal, UUID, enums, dataclasses, pydantic "
-        "models, named tuples and plain classes; choose PickleCodec for others",
-        type_name=type_name(cls),
-    )
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def _decode_datetime(node: dict[str, Any]) -> dt.datetime:
-    value = dt.datetime.fromisoformat(node["iso"])
-    tz = node.get("tz")
-    if tz is not None:
-        value = value.replace(tzinfo=ZoneInfo(tz))
-    return value.replace(fold=node.get("fold", 0))
-
-
-def _decode_items(node: dict[str, Any]) -> list[Any]:
-    return [_decode(v) for v in node["items"]]
-
-
-def _class_of(node: dict[str, Any], check: Callable[[type], bool], kind: str) -> type:
-    name = node["type"]
-    cls = resolve_type(name)
-    if not check(cls):
-        raise SerializationError(f"{name} is not a {kind} any more", type_name=name)
-    return cls
-
-
-def _decode_dataclass(node: dict[str, Any]) -> Any:
-    cls = _class_of(node, dataclasses.is_dataclass, "dataclass")
-    fields = {k: _decode(v) for k, v in node["fields"].items()}
-    init = {f.name for f in dataclasses.fields(cls) if f.init}
-    obj = cls(**{k: v for k, v in fields.items() if k in init})
-    for k, v in fields.items():
-        if k not in init:
-            object.__setattr__(obj, k, v)
-    return obj
-
-
-def _decode_object(node: dict[str, Any]) -> Any:
-    cls = _class_of(node, _has_default_reduce, "plain class")
-    factory: Any = cls
-    obj: Any = factory.__new__(cls)
-    state = _decode(node["state"])
-    if hasattr(obj, "__setstate__"):
-        obj.__setstate__(state)
-        return obj
-    slots: dict[str, Any] | None = None
-    if isinstance(state, tuple) and len(state) == 2:
-        state, slots = state
-    if state:
-        obj.__dict__.update(state)
-    for k, v in (slots or {}).items():
-        object.__setattr__(obj, k, v)
-    return obj
-
-
-def _decode_pydantic(node: dict[str, Any]) -> Any:
-    model: Any = _class_of(node, _is_pydantic_model, "pydantic model")
-    fields = {k: _decode(v) for k, v in node["fields"].items()}
-    try:  # fields are recorded by name; pydantic >= 2.11 validates by name on request
-        return model.model_validate(fields, by_name=True)
-    except TypeError:  # older pydantic 2: no by_name (models with aliases need populate_by_name)
-        return model.model_validate(fields)
-
-
-_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "dict": lambda n: {_decode(k): _decode(v) for k, v in n["items"]},
-    "tuple": lambda n: tuple(_decode_items(n)),
-    "set": lambda n: set(_decode_items(n)),
-    "frozenset": lambda n: frozenset(_decode_items(n)),
-    "bytes": lambda n: base64.b64decode(n["b64"]),
-    "bytearray": lambda n: bytearray(base64.b64decode(n["b64"])),
-    "datetime": _decode_datetime,
-    "date": lambda n: dt.date.fromisoformat(n["iso"]),
-    "time": lambda n: dt.time.fromisoformat(n["iso"]).replace(fold=n.get("fold", 0)),
-    "timedelta": lambda n: dt.timedelta(*n["dsu"]),
-    "decimal": lambda n: decimal.Decimal(n["str"]),
-    "uuid": lambda n: uuid.UUID(hex=n["hex"]),
-    "complex": lambda n: complex(*n["ri"]),
-    "enum": lambda n: _class_of(n, lambda c: issubclass(c, enum.Enum), "enum")(_decode(n["value"])),
-    "dataclass": _decode_dataclass,
-    "pydantic": _decode_pydantic,
-    "namedtuple": lambda n: _class_of(
-        n, lambda c: issubclass(c, tuple) and hasattr(c, "_fields"), "named tuple"
-    )(*_decode_items(n)),
-    "object": _decode_object,
-}
-
-
-def _decode(node: Any) -> Any:
-    cls = type(node)
-    if cls is list:
-        return [_decode(v) for v in node]
-    if cls is not dict:
-        return node
-    tag = node.get(TAG)
-    if tag is None:
-        return {k: _decode(v) for k, v in node.items()}
-    decoder = _DECODERS.get(tag)
-    if decoder is None:
-        raise SerializationError(f"unknown JSONCodec tag {tag!r} in stored data")
-    return decoder(node)
+_load = json.JSONDecoder().decode
 
 
 class JSONCodec:
@@ -237,8 +62,9 @@ class JSONCodec:
 
     def encode(self, value: object) -> bytes:
         try:
-            tree = _encode(value)
-            return json.dumps(tree, separators=(",", ":"), ensure_ascii=False).encode()
+            if is_native(value):
+                return _dump(value).encode()
+            return _dump(encode_tree(value)).encode()
         except SerializationError:
             raise
         except RecursionError as exc:
@@ -254,11 +80,16 @@ class JSONCodec:
 
     def decode(self, data: bytes) -> object:
         try:
-            tree = json.loads(data)
+            if type(data) is bytes:
+                tree = _load(data.decode())
+                if _MARKER not in data:
+                    return tree
+            else:
+                tree = json.loads(data)
         except (UnicodeDecodeError, ValueError) as exc:
             raise SerializationError(f"stored data is not valid JSON: {exc}") from exc
         try:
-            return _decode(tree)
+            return decode_tree(tree)
         except SerializationError:
             raise
         except Exception as exc:  # malformed trees, or user constructors raising anything
