@@ -122,6 +122,39 @@ def test_step_table_matches_the_spec() -> None:
     assert commit(SPEC, A, "go", None, "b", "P", history_size=2).snapshot == nxt
 
 
+C = Snapshot("x", "c", None, 3, ())
+
+
+class _Pair(tuple[str, object]):
+    """A tuple subclass: the table's fast path must hand it to the full check."""
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "event", "result"),
+    [
+        (A, "go", fm.TransitionRefused("nope")),
+        (A, "go", KeyError("k")),
+        (A, "go", "not a tuple"),
+        (A, "go", ("b",)),
+        (A, "go", (1, None)),
+        (A, "go", ("d", None)),
+        (A, "go", ("[*]", None)),
+        (A, "go", ("b", {"p": 2})),
+        (A, "go", _Pair(("c", 5))),
+        (C, "end", ("[*]", "P")),
+        (C, "end", ("*", "P")),
+    ],
+)
+def test_step_table_decides_as_the_engine(snapshot: Snapshot, event: str, result: object) -> None:
+    table = StepTable.build(SPEC, frozenset(), history_size=5)
+    out = decide(SPEC, snapshot, event, None, result, history_size=5)
+    fast = table.decide(SPEC, snapshot, event, None, result)
+    if isinstance(out, Failed):
+        assert fast == out
+    else:
+        assert fast == (out.snapshot, out.then)
+
+
 def test_fast_constructors_equal_the_dataclasses() -> None:
     from finitomata._engine import FAST_BUILDERS, make_snapshot, make_transition_info
 

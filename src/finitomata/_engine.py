@@ -23,6 +23,7 @@ __all__ = [
     "commit",
     "decide",
     "fail",
+    "judge",
     "make_snapshot",
     "make_transition_info",
 ]
@@ -135,22 +136,17 @@ def commit(
     return Committed(nxt, snapshot.state, event, event_payload, then)
 
 
-def decide(
-    spec: Spec,
-    snapshot: Snapshot,
-    event: str,
-    event_payload: Any,
-    result: object,
-    *,
-    history_size: int,
-    auto_terminate: frozenset[str] = frozenset(),
-) -> Committed | Failed:
-    """Decide the outcome of ``event`` given what ``on_transition`` returned or raised.
+def judge(
+    spec: Spec, snapshot: Snapshot, event: str, event_payload: Any, result: object
+) -> Failed | str:
+    """Judge what ``on_transition`` returned or raised for ``event``: the failed outcome,
+    or the declared target it chose (``"[*]"`` given back as :data:`STAR`).
 
     ``result`` is the returned ``(next_state, payload)`` pair, or the exception raised:
     :class:`TransitionRefused` gives stage ``refused``, any other exception stage
     ``on_transition``; a malformed return value is stage ``on_transition`` too; a target
-    not declared for this ``(state, event)`` is ``not_allowed``.
+    not declared for this ``(state, event)`` is ``not_allowed``. When a target is given
+    back, ``result`` is a well-formed pair whose payload is ``result[1]``.
     """
     if isinstance(result, TransitionRefused):
         return fail(spec, snapshot, event, event_payload, "refused", str(result.reason), result)
@@ -165,7 +161,7 @@ def decide(
             "on_transition",
             f"on_transition must return (next_state: str, payload), got {result!r:.200}",
         )
-    target, payload = result
+    target: str = result[0]
     if target == "[*]":
         target = STAR
     allowed = spec.targets(snapshot.state, event)
@@ -180,13 +176,33 @@ def decide(
             f"on_transition chose {target!r}, not a declared target of "
             f"({snapshot.state!r}, {event!r}) (declared: {shown})",
         )
+    return target
+
+
+def decide(
+    spec: Spec,
+    snapshot: Snapshot,
+    event: str,
+    event_payload: Any,
+    result: object,
+    *,
+    history_size: int,
+    auto_terminate: frozenset[str] = frozenset(),
+) -> Committed | Failed:
+    """Decide the outcome of ``event`` given what ``on_transition`` returned or raised.
+
+    The failures are those of :func:`judge`; a valid result commits (see :func:`commit`).
+    """
+    target = judge(spec, snapshot, event, event_payload, result)
+    if isinstance(target, Failed):
+        return target
     return commit(
         spec,
         snapshot,
         event,
         event_payload,
         target,
-        payload,
+        cast("tuple[str, Any]", result)[1],
         history_size=history_size,
         auto_terminate=auto_terminate,
     )
@@ -362,6 +378,25 @@ class StepTable:
                 history = ()
         nxt = make_snapshot(snapshot.name, target, payload, snapshot.version + 1, history, None)
         return nxt, self.automatic.get(target)
+
+    def decide(
+        self, spec: Spec, snapshot: Snapshot, event: str, event_payload: Any, result: object
+    ) -> Failed | tuple[Snapshot, str | None]:
+        """:func:`decide` on this table: the failed outcome (see :func:`judge`), or the
+        next snapshot and the event to fire automatically next (see :meth:`commit`).
+
+        ``spec`` must be the spec this table was built from.
+        """
+        # The common case without the call to judge (the runtime's hot path): a pair
+        # naming a declared target. Anything else, "[*]" included, takes the full check.
+        if type(result) is tuple and len(result) == 2:
+            target = result[0]
+            if type(target) is str and target in spec.targets(snapshot.state, event):
+                return self.commit(snapshot, target, result[1])
+        judged = judge(spec, snapshot, event, event_payload, result)
+        if isinstance(judged, Failed):
+            return judged
+        return self.commit(snapshot, judged, cast("tuple[str, Any]", result)[1])
 
     def amend(self, snapshot: Snapshot, payload: Any) -> Snapshot:
         """The next snapshot after a payload-only commit (``on_timer`` returned a payload):

@@ -18,10 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._engine import Failed, check_event, fail, make_transition_info
 from .._snapshot import FailureInfo, FSMKey, Snapshot, Stage
 from .._spec.model import STAR
-from ..errors import (
-    TransitionFailed,
-    TransitionRefused,
-)
+from ..errors import TransitionFailed
 from ..fsm import Fire, Reschedule
 from ._cell import Cell
 from ._listeners import Call
@@ -130,14 +127,9 @@ class Core:
             snap: Snapshot = cell.snapshot
             state = snap.state
             call = beh.on_transition
-            if call is None:
-                target = single.get((state, event))
-                if target is None:
-                    failed = check_event(beh.spec, snap, event, event_payload)
-                    assert failed is not None  # the pair is not declared
-                    return await self._rest(cell, failed, automatic, attempt)
+            if call is None and (target := single.get((state, event))) is not None:
                 new, then = table.commit(snap, target, snap.payload)
-            elif not beh.spec.targets(state, event):
+            elif call is None or not beh.spec.targets(state, event):
                 failed = check_event(beh.spec, snap, event, event_payload)
                 assert failed is not None  # the pair is not declared
                 return await self._rest(cell, failed, automatic, attempt)
@@ -148,7 +140,7 @@ class Core:
                         result = await result
                 except Exception as exc:
                     result = exc
-                decided = self._decide(cell, snap, event, event_payload, result)
+                decided = table.decide(beh.spec, snap, event, event_payload, result)
                 if isinstance(decided, Failed):
                     return await self._rest(cell, decided, automatic, attempt)
                 new, then = decided
@@ -219,41 +211,6 @@ class Core:
             rest: Snapshot = cell.snapshot
             return rest
         return out
-
-    def _decide(
-        self, cell: Cell, snap: Snapshot, event: str, event_payload: Any, result: object
-    ) -> Failed | tuple[Snapshot, str | None]:
-        beh = cell.beh
-        spec = beh.spec
-        if isinstance(result, TransitionRefused):
-            return fail(spec, snap, event, event_payload, "refused", str(result.reason), result)
-        if isinstance(result, BaseException):
-            return fail(spec, snap, event, event_payload, "on_transition", repr(result), result)
-        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], str)):
-            return fail(
-                spec,
-                snap,
-                event,
-                event_payload,
-                "on_transition",
-                f"on_transition must return (next_state: str, payload), got {result!r:.200}",
-            )
-        target, payload = result
-        if target == "[*]":
-            target = STAR
-        allowed = spec.targets(snap.state, event)
-        if target not in allowed:
-            shown = ", ".join("[*]" if t == STAR else t for t in sorted(allowed))
-            return fail(
-                spec,
-                snap,
-                event,
-                event_payload,
-                "not_allowed",
-                f"on_transition chose {target!r}, not a declared target of "
-                f"({snap.state!r}, {event!r}) (declared: {shown})",
-            )
-        return beh.table.commit(snap, target, payload)
 
     # ------------------------------------------------------------------ failures
     def _retryable(self, cell: Cell, state: str, event: str, automatic: bool) -> bool:
