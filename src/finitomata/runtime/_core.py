@@ -282,17 +282,7 @@ class Core:
                 failure.reason,
                 extra=self._extra(cell.name),
             )
-        store = beh.store
-        if store is not None:
-            try:
-                await store.store_error(FSMKey(self.id, cell.name), snapshot, failure)
-            except Exception:
-                log.exception(
-                    "FSM %r of supervisor %r: store_error failed",
-                    cell.name,
-                    self.id,
-                    extra=self._extra(cell.name),
-                )
+        await self._store_error(cell, snapshot, failure)
         if report and (c := beh.on_failure) is not None:
             try:
                 r = c[0](failure.event, failure.event_payload, snapshot)
@@ -306,14 +296,34 @@ class Core:
                     self.id,
                     extra=self._extra(cell.name),
                 )
-        for fn, is_async in (*beh.after_failure, *self._after_failure):
+        await self._notify_failure(cell, failure)
+        return TransitionFailed(cell.name, failure)
+
+    async def _store_error(self, cell: Cell, snapshot: Snapshot, failure: FailureInfo) -> None:
+        """Record ``failure`` with the store's ``store_error`` (if there is a store); a
+        raising store is logged, never propagated."""
+        store = cell.beh.store
+        if store is not None:
+            try:
+                await store.store_error(FSMKey(self.id, cell.name), snapshot, failure)
+            except Exception:
+                log.exception(
+                    "FSM %r of supervisor %r: store_error failed",
+                    cell.name,
+                    self.id,
+                    extra=self._extra(cell.name),
+                )
+
+    async def _notify_failure(self, cell: Cell, failure: FailureInfo) -> None:
+        """Tell the class's and the supervisor's ``after_failure`` listeners; a raising
+        listener is counted and logged, never propagated."""
+        for fn, is_async in (*cell.beh.after_failure, *self._after_failure):
             try:
                 r = fn(cell.name, failure)
                 if is_async or (r is not None and isawaitable(r)):
                     await r
             except Exception:
                 self._listener_error(cell, "after_failure")
-        return TransitionFailed(cell.name, failure)
 
     async def _notify_transition(self, cell: Cell, snapshot: Snapshot) -> None:
         for fn, is_async in (*cell.beh.after_transition, *self._after_transition):

@@ -74,24 +74,8 @@ class Lifecycle(Core):
             exc_info=exc,
             extra=self._extra(cell.name),
         )
-        store = cell.beh.store
-        if store is not None:
-            try:
-                await store.store_error(FSMKey(self.id, cell.name), committed, failure)
-            except Exception:
-                log.exception(
-                    "FSM %r of supervisor %r: store_error failed",
-                    cell.name,
-                    self.id,
-                    extra=self._extra(cell.name),
-                )
-        for fn, is_async in (*cell.beh.after_failure, *self._after_failure):
-            try:
-                r = fn(cell.name, failure)
-                if is_async or (r is not None and isawaitable(r)):
-                    await r
-            except Exception:
-                self._listener_error(cell, "after_failure")
+        await self._store_error(cell, committed, failure)
+        await self._notify_failure(cell, failure)
         await self._restart(cell)
         snap = cell.snapshot
         if cell.status == "live" and snap is not None and snap.version == committed.version:
