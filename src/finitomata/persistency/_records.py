@@ -42,6 +42,7 @@ __all__ = [
     "decode_stored",
     "encode_error",
     "encode_failure",
+    "encode_history",
     "encode_journal",
     "encode_snapshot",
 ]
@@ -49,9 +50,14 @@ __all__ = [
 TERMINAL = "*"
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class SnapshotRow:
-    """One row of the snapshots table (the key is kept by the caller)."""
+    """One row of the snapshots table (the key is kept by the caller).
+
+    Treat it as immutable. It is not a frozen dataclass only because one is built for every
+    commit on the event loop, and a frozen dataclass's ``__init__`` costs about four times
+    as much (each field set through ``object.__setattr__``).
+    """
 
     state: str
     payload: bytes
@@ -173,12 +179,33 @@ def encode_snapshot(
         codec=codec.name,
         version=snapshot.version,
         definition_hash=info.definition_hash,
-        history=json.dumps(list(snapshot.history)),
+        history=encode_history(snapshot.history),
         last_error=(
             None if snapshot.last_error is None else encode_failure(snapshot.last_error, codec)
         ),
         updated_at=info.at,
     )
+
+
+_HISTORY_CACHE_SIZE = 1024
+_history_texts: dict[tuple[str, ...], str] = {}
+
+
+def encode_history(history: tuple[str, ...]) -> str:
+    """The JSON text (a list of state names, oldest first) stored for ``history``.
+
+    An FSM's history takes few distinct values (the last states of a cycle repeat), so the
+    texts are kept in a small cache keyed by the tuple itself: a hit costs a tuple hash
+    instead of a ``json.dumps``. The cache is emptied when it holds
+    ``_HISTORY_CACHE_SIZE`` texts; a race between threads only computes a text twice.
+    """
+    text = _history_texts.get(history)
+    if text is None:
+        text = json.dumps(list(history))
+        if len(_history_texts) >= _HISTORY_CACHE_SIZE:
+            _history_texts.clear()
+        _history_texts[history] = text
+    return text
 
 
 def _encode_informational(value: object, codec: Codec) -> tuple[bytes, str]:
