@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import inspect
 import time
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import SchemaError, StoreError, StoreNotStarted, StoreUnavailable
+from ..errors import SchemaError, StoreError, StoreUnavailable
 from . import _records as rec
+from ._lifecycle import LabelledStore
 from ._postgres_batch import BatchWriter
 from ._postgres_errors import CONNECTION_ERRORS, describe_server, translate
 from ._postgres_sql import SCHEMA_VERSION, Statements
@@ -54,7 +54,7 @@ _NO_RESET: dict[str, Any] = (
 )
 
 
-class PostgresStore:
+class PostgresStore(LabelledStore):
     """A durable store in a PostgreSQL schema, bound to the event loop that started it.
 
     Args:
@@ -238,25 +238,6 @@ class PostgresStore:
     def batches(self) -> int:
         """Write statements sent so far (to observe batching)."""
         return 0 if self._batcher is None else self._batcher.batches
-
-    async def __aenter__(self) -> PostgresStore:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def _closed(self) -> StoreNotStarted:
-        return StoreNotStarted(
-            f"{self._label} is not started: `await store.start()` (or `async with store`) "
-            "before using it, or give it to a Supervisor",
-            store=self._label,
-        )
 
     def _live_pool(self) -> Any:
         if self._pool is None or self._batcher is None:

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
 from ..errors import DefinitionMismatch, SerializationError, StoreError, StoreNotStarted
+from ._lifecycle import StartsOnEnter
 from ._protocol import Created, Loaded
 from .codecs._base import type_name
 
@@ -84,7 +84,7 @@ async def _resolve(value: T | Awaitable[T]) -> T:
     return value
 
 
-class ProtocolStore:
+class ProtocolStore(StartsOnEnter):
     """A store that delegates to the payload's own :class:`Persistable` methods.
 
     Args:
@@ -127,18 +127,6 @@ class ProtocolStore:
     async def aclose(self) -> None:
         """Close the store. Idempotent."""
         self._started = False
-
-    async def __aenter__(self) -> ProtocolStore:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ------------------------------------------------------------------ helpers
     def _check_started(self, key: FSMKey) -> None:

@@ -36,12 +36,12 @@ import sqlite3
 import time
 import urllib.parse
 from collections.abc import Mapping
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import StaleSnapshot, StoreError, StoreIOError, StoreNotStarted
+from ..errors import StaleSnapshot, StoreError, StoreIOError
 from . import _records as rec
+from ._lifecycle import LabelledStore
 from ._protocol import Created, Loaded
 from ._sqlite_errors import translate
 from ._sqlite_inline import Dispatcher, LoneCommitter
@@ -74,7 +74,7 @@ def _row(values: tuple[Any, ...] | None) -> rec.SnapshotRow | None:
     return None if values is None else rec.SnapshotRow(*values)
 
 
-class SQLiteStore:
+class SQLiteStore(LabelledStore):
     """A durable store in one SQLite file (WAL), safe for many FSMs and many event loops.
 
     Usable as ``persistency=`` of a supervisor or an FSM class, and as an async context
@@ -175,13 +175,6 @@ class SQLiteStore:
     # ------------------------------------------------------------------ lifecycle
     def _translate(self, exc: sqlite3.Error) -> StoreError:
         return translate(exc, store=self._label, path=self._path)
-
-    def _closed(self) -> StoreNotStarted:
-        return StoreNotStarted(
-            f"{self._label} is not started: `await store.start()` (or `async with store`) "
-            "before using it, or give it to a Supervisor",
-            store=self._label,
-        )
 
     def _open(self, *, writer: bool) -> sqlite3.Connection:
         if self._read_only:
@@ -319,18 +312,6 @@ class SQLiteStore:
             await reader.close()
         if writer is not None:
             await writer.close()
-
-    async def __aenter__(self) -> SQLiteStore:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _reader_thread(self) -> SQLiteThread:
         if self._reader is None:

@@ -12,7 +12,6 @@ import asyncio
 import functools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from types import TracebackType
 from typing import Any
 
 from .._snapshot import Snapshot
@@ -27,6 +26,7 @@ from ..errors import (
 )
 from ..fsm import FSM
 from ..persistency import Persistency
+from ..persistency._lifecycle import ClosesOnExit
 from ._cell import EVENT, READ, STOP, TICK, Behaviour, Cell
 from ._clock import Clock, LoopClock, ScheduledCall
 from ._core import log
@@ -63,7 +63,7 @@ class _LiveView(Mapping[str, type[FSM]]):
         return f"<live FSMs: {len(self._cells)}>"
 
 
-class Supervisor(Schedules):
+class Supervisor(Schedules, ClosesOnExit):
     """Runs FSM instances as supervised actors, one per name.
 
     Use it as an async context manager; it owns every task, timer and delayed transition
@@ -149,14 +149,6 @@ class Supervisor(Schedules):
             self._started_store = True
         self._state = "open"
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close: cancel delayed transitions, timers and the supervisor's tasks, fail queued
