@@ -211,3 +211,17 @@ def test_snapshot_rows_round_trip_with_failures_and_payload_types() -> None:
         assert back == snapshot
         assert type(back.payload) is type(payload)
         assert type(back.last_error.event_payload) is tuple  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("text", ["not json", '"abc"', '{"a": 1}', "3"])
+def test_a_history_that_is_not_a_list_is_an_error_naming_the_fsm(text: str) -> None:
+    key = FSMKey("sup", "n")
+    good = rec.encode_snapshot(
+        Snapshot("n", "b", {}, 1, ("a",)), _info(), CODEC, store="s", key=key
+    )
+    bad = dataclasses.replace(good, history=text)
+    with pytest.raises(fm.SerializationError, match="cannot be decoded") as caught:
+        rec.decode_snapshot(key, bad, store="s")
+    assert caught.value.name == "n"
+    assert rec.decode_stored(key, bad, None).history == ("<unreadable history>",)
+    assert rec.decode_history(good.history) == ("a",)

@@ -37,6 +37,7 @@ __all__ = [
     "StoredFSM",
     "decode_event_payload",
     "decode_failure",
+    "decode_history",
     "decode_load",
     "decode_snapshot",
     "decode_stored",
@@ -208,6 +209,28 @@ def encode_history(history: tuple[str, ...]) -> str:
     return text
 
 
+_history_tuples: dict[str, tuple[str, ...]] = {}
+
+
+def decode_history(text: str) -> tuple[str, ...]:
+    """The history stored as ``text`` by :func:`encode_history` (cached the same way).
+
+    Raises:
+        ValueError: ``text`` is not JSON.
+        TypeError: ``text`` is JSON but not a list.
+    """
+    history = _history_tuples.get(text)
+    if history is None:
+        items = json.loads(text)
+        if not isinstance(items, list):
+            raise TypeError(f"a stored history must be a JSON list, not {type(items).__name__}")
+        history = tuple(str(s) for s in items)
+        if len(_history_tuples) >= _HISTORY_CACHE_SIZE:
+            _history_tuples.clear()
+        _history_tuples[text] = history
+    return history
+
+
 def _encode_informational(value: object, codec: Codec) -> tuple[bytes, str]:
     """Encode an event payload; fall back to its repr (codec ``"repr"``) when it cannot be."""
     try:
@@ -307,7 +330,7 @@ def decode_snapshot(key: FSMKey, row: SnapshotRow, *, store: str) -> Snapshot:
     try:
         codec = get_codec(row.codec)
         payload = codec.decode(bytes(row.payload))
-        history = tuple(str(s) for s in json.loads(row.history))
+        history = decode_history(row.history)
         last_error = None if row.last_error is None else decode_failure(row.last_error)
     except SerializationError as exc:
         raise SerializationError(
@@ -380,7 +403,7 @@ def decode_stored(key: FSMKey, row: SnapshotRow, error: ErrorRow | None) -> Stor
         except SerializationError:
             last_error = None
     try:
-        history = tuple(str(s) for s in json.loads(row.history))
+        history = decode_history(row.history)
     except (ValueError, TypeError):  # inspection shows what it can
         history = ("<unreadable history>",)
     return StoredFSM(
