@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 __all__ = ["ClusterStatistics", "HostStatistics"]
 
@@ -50,21 +51,6 @@ class HostStatistics:
     fenced: int = 0
 
 
-_TOTALS = (
-    "live",
-    "resident",
-    "transitions",
-    "failures",
-    "restarts",
-    "crashes",
-    "failed",
-    "passivations",
-    "rehydrations",
-    "duplicates",
-    "fenced",
-)
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
 class ClusterStatistics:
     """A point-in-time view of a cluster: per-host records and their totals.
@@ -99,5 +85,16 @@ class ClusterStatistics:
         cls, shards: int, hosts: tuple[HostStatistics, ...], *, dropped: int = 0
     ) -> ClusterStatistics:
         """Sum ``hosts`` into a cluster view."""
-        totals = {name: sum(getattr(h, name) for h in hosts) for name in _TOTALS}
+        totals = {name: sum(getattr(h, name) for h in hosts) for name in _totals()}
         return cls(shards=shards, hosts=hosts, dropped=dropped, **totals)
+
+
+@functools.cache
+def _totals() -> tuple[str, ...]:
+    """The counters a cluster view sums: those both records have, bar ``shards``."""
+    per_host = {f.name for f in dataclasses.fields(HostStatistics)}
+    return tuple(
+        f.name
+        for f in dataclasses.fields(ClusterStatistics)
+        if f.name in per_host and f.name != "shards"
+    )
