@@ -32,8 +32,8 @@ d --> [*] : close
 class DictStore:
     """A small dict-backed store implementing the version compare-and-set.
 
-    ``fail_store`` / ``fail_load`` make the next matching calls raise (a count, or -1 for
-    always); ``calls`` records ``(method, name, version)`` in order.
+    ``fail_store`` / ``fail_store_error`` / ``fail_load`` make the next matching calls
+    raise (a count, or -1 for always); ``calls`` records ``(method, name, version)`` in order.
     """
 
     def __init__(self, *, started: bool = True) -> None:
@@ -45,6 +45,7 @@ class DictStore:
         self.calls: list[tuple[str, str, int]] = []
         self.fail_store = 0
         self.fail_load = 0
+        self.fail_store_error = 0
         self.start_calls = 0
         self.close_calls = 0
         self.gate: asyncio.Event | None = None  # when given, store() waits for it to be set
@@ -102,6 +103,9 @@ class DictStore:
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         self._check()
         self.calls.append(("store_error", key.name, snapshot.version))
+        if self.fail_store_error:
+            self.fail_store_error -= 1
+            raise StoreUnavailable("store_error failed on purpose", store="DictStore")
         self.errors[key] = error
 
     async def delete(self, key: FSMKey) -> None:
