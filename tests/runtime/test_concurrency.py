@@ -49,6 +49,20 @@ class YieldingLast(Last):
         return await super().on_transition(state, event, event_payload, payload)
 
 
+def waiting_on(gate: asyncio.Event, base: type[fm.FSM]) -> type[fm.FSM]:
+    """A subclass of ``base`` whose events with payload ``"wait"`` wait for ``gate``."""
+
+    class Gated(base):  # type: ignore[misc,valid-type]
+        async def on_transition(
+            self, state: str, event: str, event_payload: Any, payload: Any
+        ) -> tuple[str, Any]:
+            if event_payload == "wait":
+                await gate.wait()
+            return await super().on_transition(state, event, event_payload, payload)
+
+    return Gated
+
+
 @pytest.mark.parametrize("fsm", [Last, YieldingLast])
 async def test_10000_concurrent_callers_are_serialised_in_arrival_order(
     fsm: type[fm.FSM],
@@ -121,13 +135,7 @@ async def test_nowait_failures_are_recorded() -> None:
 async def test_cancelled_queued_caller_is_skipped() -> None:
     gate = asyncio.Event()
 
-    class Gated(Counter):
-        async def on_transition(
-            self, state: str, event: str, event_payload: Any, payload: Any
-        ) -> tuple[str, Any]:
-            if event_payload == "wait":
-                await gate.wait()
-            return await super().on_transition(state, event, event_payload, payload)
+    Gated = waiting_on(gate, Counter)
 
     async with fm.Supervisor() as sup:
         await sup.start_fsm(Gated, "x", [])
@@ -175,13 +183,7 @@ async def test_cancelled_inline_caller_reloads_the_fsm() -> None:
 async def test_different_fsms_progress_concurrently() -> None:
     gate = asyncio.Event()
 
-    class Gated(Counter):
-        async def on_transition(
-            self, state: str, event: str, event_payload: Any, payload: Any
-        ) -> tuple[str, Any]:
-            if event_payload == "wait":
-                await gate.wait()
-            return await super().on_transition(state, event, event_payload, payload)
+    Gated = waiting_on(gate, Counter)
 
     async with fm.Supervisor() as sup:
         await sup.start_fsm(Gated, "a", [])
@@ -197,13 +199,7 @@ async def test_different_fsms_progress_concurrently() -> None:
 async def test_a_bug_in_queued_processing_reaches_its_caller_and_the_fsm_recovers() -> None:
     gate = asyncio.Event()
 
-    class Gated(Last):
-        async def on_transition(
-            self, state: str, event: str, event_payload: Any, payload: Any
-        ) -> tuple[str, Any]:
-            if event_payload == "wait":
-                await gate.wait()
-            return await super().on_transition(state, event, event_payload, payload)
+    Gated = waiting_on(gate, Last)
 
     resumed: list[int] = []
 

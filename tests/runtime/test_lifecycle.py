@@ -14,6 +14,21 @@ from finitomata.persistency import MemoryStore
 from .support import CYCLE, DictStore
 
 
+def slow_start(gate: asyncio.Event, entered: asyncio.Event) -> type[fm.FSM]:
+    """A CYCLE FSM whose ``start`` sets ``entered``, then waits for ``gate``."""
+
+    class Slow(fm.FSM, definition=CYCLE):
+        async def on_transition(
+            self, state: str, event: str, event_payload: Any, payload: Any
+        ) -> tuple[str, Any]:
+            if event == "start":
+                entered.set()
+                await gate.wait()
+            return await super().on_transition(state, event, event_payload, payload)
+
+    return Slow
+
+
 class Cycle(fm.FSM, definition=CYCLE):
     pass
 
@@ -190,15 +205,7 @@ async def test_stop_fsm_lets_current_event_finish_and_fails_queued() -> None:
     gate = asyncio.Event()
     entered = asyncio.Event()
 
-    class Slow(fm.FSM, definition=CYCLE):
-        async def on_transition(
-            self, state: str, event: str, event_payload: Any, payload: Any
-        ) -> tuple[str, Any]:
-            if event == "start":
-                entered.set()
-                await gate.wait()
-            return await super().on_transition(state, event, event_payload, payload)
-
+    class Slow(slow_start(gate, entered)):  # type: ignore[misc]
         def on_terminate(self, snapshot: Snapshot) -> None:
             raise AssertionError("stop_fsm must not call on_terminate")
 
@@ -230,15 +237,7 @@ async def test_shutdown_cancels_everything_and_fails_waiters() -> None:
     gate = asyncio.Event()
     entered = asyncio.Event()
 
-    class Slow(fm.FSM, definition=CYCLE, timer=1.0):
-        async def on_transition(
-            self, state: str, event: str, event_payload: Any, payload: Any
-        ) -> tuple[str, Any]:
-            if event == "start":
-                entered.set()
-                await gate.wait()
-            return await super().on_transition(state, event, event_payload, payload)
-
+    class Slow(slow_start(gate, entered), timer=1.0):  # type: ignore[misc]
         def on_timer(self, state: str, snapshot: Snapshot) -> None:
             return None
 
@@ -264,15 +263,7 @@ async def test_close_releases_a_pending_stop_fsm() -> None:
     gate = asyncio.Event()
     entered = asyncio.Event()
 
-    class Slow(fm.FSM, definition=CYCLE):
-        async def on_transition(
-            self, state: str, event: str, event_payload: Any, payload: Any
-        ) -> tuple[str, Any]:
-            if event == "start":
-                entered.set()
-                await gate.wait()
-            return await super().on_transition(state, event, event_payload, payload)
-
+    Slow = slow_start(gate, entered)
     sup = fm.Supervisor()
     async with sup:
         await sup.start_fsm(Slow, "x")
