@@ -176,6 +176,16 @@ class SQLiteStore(LabelledStore):
     def _translate(self, exc: sqlite3.Error) -> StoreError:
         return translate(exc, store=self._label, path=self._path)
 
+    def _set_pragmas(self, conn: sqlite3.Connection) -> None:
+        """``synchronous`` and the ``pragmas`` given to the constructor, on ``conn``."""
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        for key, value in self._pragmas.items():
+            conn.execute(
+                f"PRAGMA {key} = {value!r}"
+                if isinstance(value, str)
+                else f"PRAGMA {key} = {int(value)}"
+            )
+
     def _open(self, *, writer: bool) -> sqlite3.Connection:
         if self._read_only:
             uri = f"file:{urllib.parse.quote(os.path.abspath(self._path))}?mode=ro"
@@ -201,13 +211,7 @@ class SQLiteStore(LabelledStore):
                     raise sqlite3.OperationalError(
                         f"cannot switch {self._path!r} to WAL mode (got {mode!r})"
                     )
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            for key, value in self._pragmas.items():
-                conn.execute(
-                    f"PRAGMA {key} = {value!r}"
-                    if isinstance(value, str)
-                    else f"PRAGMA {key} = {int(value)}"
-                )
+            self._set_pragmas(conn)
             if writer:
                 ensure_schema(conn, store=self._label, path=self._path)
                 # fail now, not at the first transition, on a file we cannot write
@@ -261,13 +265,7 @@ class SQLiteStore(LabelledStore):
         set on the file, the schema is in place)."""
         conn = sqlite3.connect(self._path, timeout=0, isolation_level=None, check_same_thread=False)
         try:
-            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            for key, value in self._pragmas.items():
-                conn.execute(
-                    f"PRAGMA {key} = {value!r}"
-                    if isinstance(value, str)
-                    else f"PRAGMA {key} = {int(value)}"
-                )
+            self._set_pragmas(conn)
         except BaseException:
             conn.close()
             raise
