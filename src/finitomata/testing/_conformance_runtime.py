@@ -8,10 +8,8 @@ transparent wrapper that can be told to raise on ``load`` or ``store``.
 
 from __future__ import annotations
 
-import contextlib
 import types
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
@@ -19,7 +17,15 @@ from ..errors import FSMCrashed, StoreError, StoreNotStarted, TransitionFailed
 from ..fsm import FSM
 from ..persistency._protocol import Created, Loaded, Persistency
 from ..runtime import Supervisor
-from ._conformance import StoreCheck, StoreFactory, Wrap, _expect, _identity, make_store_from
+from ._conformance import (
+    StoreCheck,
+    StoreFactory,
+    Wrap,
+    _expect,
+    _identity,
+    make_store_from,
+    started_store,
+)
 
 __all__ = ["RUNTIME_CHECKS", "RuntimeFSM"]
 
@@ -110,17 +116,6 @@ def _supervisor_id() -> str:
     return f"conformance-rt-{uuid.uuid4().hex[:12]}"
 
 
-@contextlib.asynccontextmanager
-async def _outside_store(make_store: StoreFactory) -> AsyncIterator[Persistency]:
-    """A store started by the check itself, so supervisors never close it."""
-    store = await make_store_from(make_store)
-    await store.start()
-    try:
-        yield store
-    finally:
-        await store.aclose()
-
-
 def _state(snap: Snapshot | None) -> tuple[str, int] | None:
     return None if snap is None else (snap.state, snap.version)
 
@@ -181,7 +176,7 @@ async def check_runtime_resume_in_new_supervisor(
     new start payload, with ``on_resume`` and no entry transition."""
     sup_id, name = _supervisor_id(), "resumable"
     async with (
-        _outside_store(make_store) as store,
+        started_store(make_store) as store,  # started here: supervisors never close it
         Supervisor(sup_id, persistency=store) as sup,
     ):
         await sup.start_fsm(RuntimeFSM, name, wrap({"life": 1}))
@@ -330,7 +325,7 @@ async def check_runtime_terminal_then_reuse(
     with the new payload, its versions continuing after the terminal one."""
     name, sup_id = "reused", _supervisor_id()
     async with (
-        _outside_store(make_store) as store,
+        started_store(make_store) as store,  # started here: supervisors never close it
         Supervisor(sup_id, persistency=store) as sup,
     ):
         await sup.start_fsm(RuntimeFSM, name, wrap({"life": 1}))
