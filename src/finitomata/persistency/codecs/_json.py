@@ -12,6 +12,12 @@ by ``module:qualname`` and imported again when decoding; a class that cannot be 
 back by that name is refused when *encoding*, so data that could never be decoded is never
 written. Decoding imports only the module named in the data and only rebuilds a class of
 the kind the tag announces (a dataclass tag never instantiates a non-dataclass).
+
+Speed (a durable store encodes every commit on the event loop): a value made only of
+JSON-native values goes to a C encoder built once, without being copied; bytes holding no
+tag are decoded by the C parser alone; everything else is walked by ``_json_encode`` /
+``_json_decode`` with per-class caches. None of it changes the bytes written, so rows
+stored by earlier versions decode unchanged.
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ class JSONCodec:
     ``ZoneInfo`` with its key and ``fold``), ``date``, ``time``, ``timedelta``,
     ``Decimal``, ``UUID``, ``complex``, enums, dataclasses (frozen too), pydantic v2 models
     (detected without importing pydantic), named tuples, and plain classes using the default
-    pickling protocol (``__getstate__``/``__setstate__`` honoured), nested freely. Shared
+    pickling protocol (``__getstate__``/``__setstate__`` honoured; not subclasses of
+    builtin containers, strings or numbers, whose content that protocol misses: those are
+    refused rather than stored empty), nested freely. Shared
     references inside a payload are not preserved (each occurrence is written out), and
     cycles are refused.
 
