@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,25 @@ async def test_sequential_writes_are_lone_commits(tmp_path: Path) -> None:
 
 async def test_concurrent_writes_are_group_committed_by_the_writer(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        worker = store._writer_thread()
+        # Hold the writer inside a transaction so that all 100 writes are queued behind it
+        # whatever the scheduling: the batch they form is then decided by the code alone.
+        running, release = threading.Event(), threading.Event()
+
+        def hold(conn: sqlite3.Connection) -> None:
+            running.set()
+            release.wait(30)
+
+        held = worker.submit(hold)
+        assert await asyncio.to_thread(running.wait, 30)
         before = store.batches
-        await asyncio.gather(*(write(store, key(f"f{i}"), 1) for i in range(100)))
+        writes = asyncio.gather(*(write(store, key(f"f{i}"), 1) for i in range(100)))
+        # Yield (no timed sleep) until every write task has reached the writer's queue.
+        while worker._queue.qsize() < 100:  # noqa: ASYNC110 - a cooperative yield, not a wait
+            await asyncio.sleep(0)
+        release.set()
+        await held
+        await writes
         assert lone_commits(store) == 0
         assert store.batches - before == 1, "100 writes of one loop iteration, one transaction"
         for i in (0, 50, 99):
