@@ -10,8 +10,8 @@ MODE ``supervisor``: the same through a real ``Supervisor`` (id ``crash-sup``): 
 MODE ``ack``: just run; the parent kills the process right after reading acknowledgements.
 MODE ``midbatch``: every FSM commits versions 1 and 2 (acknowledged), then the version-3
 writes of all FSMs are put in ONE batch that is held open in the middle of its transaction
-(SQLite: a job inside the writer's transaction; PostgreSQL: a row lock held by another
-connection blocks the batched statement); ``midbatch`` is printed and the parent kills the
+(SQLite: a job inside the writer's transaction; PostgreSQL: row locks held by another
+connection blocks every batched statement); ``midbatch`` is printed and the parent kills the
 process then. Version 3 must be all-or-nothing (SQLite: nothing, the transaction never
 committed), versions 1 and 2 must be there.
 """
@@ -113,8 +113,9 @@ async def midbatch_postgres(store: PostgresStore, schema: str, count: int) -> No
     locker = await asyncpg.connect(PG_DSN)
     tx = locker.transaction()
     await tx.start()
-    last = name_of(count - 1)
-    await locker.execute(f'SELECT 1 FROM "{schema}".snapshots WHERE name = $1 FOR UPDATE', last)
+    # Lock every row: however the version-3 writes are split into batches (pipelining,
+    # max_batch), each batch blocks inside its statement and none can be acknowledged.
+    await locker.execute(f'SELECT 1 FROM "{schema}".snapshots FOR UPDATE')
     tasks = [asyncio.ensure_future(commit(store, name_of(i), 3)) for i in range(count)]
     admin = await asyncpg.connect(PG_DSN)
     query = (
