@@ -44,15 +44,14 @@ _ROW_LEVEL = (
 )
 
 
-class _Job:
-    __slots__ = ("fn", "future")
-
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]):
-        self.fn = fn
-        self.future = future
+Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+"""A queued job: the function to run on the connection and its caller's future."""
+Outcome = tuple["asyncio.Future[Any]", bool, Any]
+"""A job's outcome: its future, whether it succeeded, and its result or exception."""
 
 
-def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+def _resolve(outcomes: list[Outcome]) -> None:
+    """Set each future of one loop to its outcome (run on that loop, once per batch)."""
     for future, ok, value in outcomes:
         if future.done():  # the caller was cancelled; the job ran anyway
             continue
@@ -60,6 +59,47 @@ def _resolve(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+
+def _resolve_none(futures: list[asyncio.Future[Any]]) -> None:
+    """Set each future of one loop to ``None`` (a batch that fully succeeded)."""
+    for future in futures:
+        if not future.done():  # a done one: the caller was cancelled; the job ran anyway
+            future.set_result(None)
+
+
+def _call_on_loops(
+    items: list[Any],
+    loop_of: Callable[[Any], asyncio.AbstractEventLoop],
+    callback: Callable[[list[Any]], None],
+) -> None:
+    """Run ``callback(items of that loop)`` ONCE on each loop owning some of ``items``.
+
+    One ``call_soon_threadsafe`` per loop and batch, not one per job: the loop is woken
+    once and resolves every future of the batch in one callback.
+    """
+    if not items:
+        return
+    loop = loop_of(items[0])
+    by_loop: dict[asyncio.AbstractEventLoop, list[Any]] | None = None
+    for item in items:  # almost always a single loop: no dict then
+        if loop_of(item) is not loop:
+            by_loop = {}
+            for each in items:
+                by_loop.setdefault(loop_of(each), []).append(each)
+            break
+    for target, group in ((loop, items),) if by_loop is None else by_loop.items():
+        # a closed loop raises RuntimeError: nobody is waiting there any more
+        with contextlib.suppress(RuntimeError):
+            target.call_soon_threadsafe(callback, group)
+
+
+def _outcome_loop(outcome: Outcome) -> asyncio.AbstractEventLoop:
+    return outcome[0].get_loop()
+
+
+def _future_loop(future: asyncio.Future[Any]) -> asyncio.AbstractEventLoop:
+    return future.get_loop()
 
 
 class SQLiteThread:
@@ -124,17 +164,13 @@ class SQLiteThread:
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue ``fn``; the returned future (of the running loop) gets its result."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put(_Job(fn, future))
+        self._queue.put((fn, future))
         return future
 
-    def enqueue(
-        self, jobs: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]
-    ) -> None:
-        """Queue jobs whose futures the caller made (on its running loop); the thread
-        resolves each future with its job's outcome, as for :meth:`submit`."""
-        put = self._queue.put
-        for fn, future in jobs:
-            put(_Job(fn, future))
+    def put(self, fn: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]) -> None:
+        """Queue ``fn`` with a future the caller made (on its running loop); the thread
+        resolves it with the outcome, as for :meth:`submit`."""
+        self._queue.put((fn, future))
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` in the thread and return its result (or raise its error)."""
@@ -167,28 +203,27 @@ class SQLiteThread:
                 self._done.set_result(None)
 
     def _fail_leftovers(self) -> None:
-        leftovers: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        leftovers: list[Outcome] = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if isinstance(item, _Job):
-                leftovers.append((item.future, False, self._closed()))
+            if item is not _STOP:
+                leftovers.append((item[1], False, self._closed()))  # type: ignore[index]
         self._deliver(leftovers)
 
     def _serve(self, conn: sqlite3.Connection) -> None:
+        get, get_nowait, empty = self._queue.get, self._queue.get_nowait, self._queue.empty
         while True:
-            first = self._queue.get()
+            first = get()
             if first is _STOP:
                 return
-            jobs: list[_Job] = [first]  # type: ignore[list-item]
+            jobs: list[Job] = [first]  # type: ignore[list-item]
             stop = False
-            while len(jobs) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            # this thread is the only consumer: not empty() means get_nowait() succeeds
+            while len(jobs) < self._max_batch and not empty():
+                item = get_nowait()
                 if item is _STOP:
                     stop = True
                     break
@@ -202,47 +237,48 @@ class SQLiteThread:
                 if conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
-                self._deliver([(job.future, False, exc) for job in jobs])  # done ones are skipped
+                self._deliver([(job[1], False, exc) for job in jobs])  # done ones are skipped
             if stop:
                 return
 
-    def _run_each(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
-        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
-        for job in jobs:
+    def _run_each(self, conn: sqlite3.Connection, jobs: list[Job]) -> None:
+        outcomes: list[Outcome] = []
+        for fn, future in jobs:
             try:
-                outcomes.append((job.future, True, job.fn(conn)))
+                outcomes.append((future, True, fn(conn)))
             except sqlite3.Error as exc:
-                outcomes.append((job.future, False, self._translate(exc)))
+                outcomes.append((future, False, self._translate(exc)))
             except Exception as exc:
-                outcomes.append((job.future, False, exc))
+                outcomes.append((future, False, exc))
             if conn.in_transaction:  # a job must not leave a transaction open
                 conn.execute("ROLLBACK")
         self._deliver(outcomes)
 
-    def _run_batch(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    def _run_batch(self, conn: sqlite3.Connection, jobs: list[Job]) -> None:
         while jobs:
             jobs = self._attempt(conn, jobs)
 
-    def _attempt(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[_Job]:
+    def _attempt(self, conn: sqlite3.Connection, jobs: list[Job]) -> list[Job]:
         """Run ``jobs`` in one transaction; return the jobs to run again (in a new one)
         when a job failed after it may have written, else ``[]``."""
         self.batches += 1
-        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        outcomes: list[Outcome] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             if self._bulk is not None and len(jobs) > 1:
                 if self._bulk_ok(conn, jobs):
                     conn.execute("COMMIT")
-                    self._deliver([(job.future, True, None) for job in jobs])
+                    _call_on_loops([job[1] for job in jobs], _future_loop, _resolve_none)
                     return []
                 conn.execute("ROLLBACK")
                 conn.execute("BEGIN IMMEDIATE")
             for job in jobs:
+                fn, future = job
                 try:
-                    outcomes.append((job.future, True, job.fn(conn)))
+                    outcomes.append((future, True, fn(conn)))
                     continue
                 except self._clean as exc:  # refused before writing anything
-                    outcomes.append((job.future, False, exc))
+                    outcomes.append((future, False, exc))
                     continue
                 except sqlite3.Error as exc:
                     if not isinstance(exc, _ROW_LEVEL):
@@ -253,32 +289,25 @@ class SQLiteThread:
                 # this job may have written part of its rows: undo the whole transaction,
                 # fail this job alone and run the others again
                 conn.execute("ROLLBACK")
-                self._deliver([(job.future, False, error)])
+                self._deliver([(future, False, error)])
                 return [other for other in jobs if other is not job]
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            self._deliver([(job.future, False, self._translate(exc)) for job in jobs])
+            self._deliver([(job[1], False, self._translate(exc)) for job in jobs])
             return []
         self._deliver(outcomes)
         return []
 
-    def _bulk_ok(self, conn: sqlite3.Connection, jobs: list[_Job]) -> bool:
+    def _bulk_ok(self, conn: sqlite3.Connection, jobs: list[Job]) -> bool:
         assert self._bulk is not None
         try:
-            return self._bulk(conn, [job.fn for job in jobs])
+            return self._bulk(conn, [job[0] for job in jobs])
         except _ROW_LEVEL:
             return False  # the one-by-one path finds the job at fault
 
     @staticmethod
-    def _deliver(outcomes: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]]
-        by_loop = {}
-        for outcome in outcomes:
-            by_loop.setdefault(outcome[0].get_loop(), []).append(outcome)
-        for loop, items in by_loop.items():
-            # a closed loop raises RuntimeError: nobody is waiting there any more
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_resolve, items)
+    def _deliver(outcomes: list[Outcome]) -> None:
+        _call_on_loops(outcomes, _outcome_loop, _resolve)

@@ -46,7 +46,7 @@ _PRUNE = "DELETE FROM journal WHERE supervisor = ? AND name = ? AND version <= ?
 class StoreJob:
     """One compare-and-set write, runnable alone (``job(conn)``) or by :func:`write_many`."""
 
-    __slots__ = ("expected", "keep", "key", "label", "line", "values")
+    __slots__ = ("expected", "keep", "key", "label", "line", "params")
 
     def __init__(
         self,
@@ -59,15 +59,34 @@ class StoreJob:
         label: str,
     ) -> None:
         self.key = key
-        self.values = (
-            row.state,
-            row.payload,
-            row.codec,
-            row.version,
-            row.definition_hash,
-            row.history,
-            row.last_error,
-            row.updated_at,
+        # the statement's parameters, built once (by the caller, off the writer thread)
+        self.params: tuple[Any, ...] = (
+            (
+                key.supervisor,
+                key.name,
+                row.state,
+                row.payload,
+                row.codec,
+                row.version,
+                row.definition_hash,
+                row.history,
+                row.last_error,
+                row.updated_at,
+            )
+            if expected == 0  # INSERT: a first commit (no row is ever stored at version 0)
+            else (
+                row.state,
+                row.payload,
+                row.codec,
+                row.version,
+                row.definition_hash,
+                row.history,
+                row.last_error,
+                row.updated_at,
+                key.supervisor,
+                key.name,
+                expected,
+            )
         )
         self.expected = expected
         self.line = line
@@ -94,10 +113,7 @@ class StoreJob:
         Raises:
             StaleSnapshot: the stored version is not the expected one; nothing was written.
         """
-        if self.expected == 0:  # a first commit (no row is ever stored at version 0)
-            written = conn.execute(_INSERT, (*self.key, *self.values)).rowcount == 1
-        else:
-            written = conn.execute(_UPDATE, (*self.values, *self.key, self.expected)).rowcount == 1
+        written = conn.execute(_UPDATE if self.expected else _INSERT, self.params).rowcount == 1
         if not written:
             found = conn.execute(_VERSION, self.key).fetchone()
             raise StaleSnapshot(
@@ -126,8 +142,8 @@ def write_many(
     batch: list[StoreJob] = jobs  # type: ignore[assignment]
     if len({job.key for job in batch}) != len(batch):
         return False  # one key twice: order matters, let the single path decide
-    inserts = [(*j.key, *j.values) for j in batch if j.expected == 0]
-    updates = [(*j.values, *j.key, j.expected) for j in batch if j.expected != 0]
+    inserts = [j.params for j in batch if not j.expected]
+    updates = [j.params for j in batch if j.expected]
     if inserts and conn.executemany(_INSERT, inserts).rowcount != len(inserts):
         return False
     if updates and conn.executemany(_UPDATE, updates).rowcount != len(updates):

@@ -362,7 +362,7 @@ class SQLiteStore(LabelledStore):
         if dispatcher is not None:
             await dispatcher.write(job)
         else:
-            await writer.call(job)
+            await writer.submit(job)
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         """Record ``error`` as the latest failure of ``key``; the snapshot is left unchanged.
