@@ -9,6 +9,7 @@ import pytest
 
 import finitomata as fm
 from finitomata.persistency import MemoryStore
+from finitomata.testing import FakeClock
 
 ORDER = """
 [*] --> created : create
@@ -356,3 +357,34 @@ async def test_mailbox_size_nowait_raises_mailbox_full() -> None:
         assert (await first).state == "a"
         snap = await sup.state("s")
         assert snap is not None
+
+
+async def test_design_section_4_walkthrough_with_the_default_table_owned() -> None:
+    # DESIGN section 4's snippet: OrderFSM names `persistency=MemoryStore` (the class), which
+    # the runtime never starts; the default table's owner is started first, as the seed
+    # says ("add the table owner to your supervision tree").
+    clock = FakeClock()
+    owner = await MemoryStore.start_link()
+    try:
+        async with fm.Supervisor("shop", clock=clock) as sup:
+            await sup.start_fsm(OrderFSM, "order-1", Order(id="order-1", total=10))
+            snap = await sup.transition("order-1", "pay", {"amount": 10})
+            assert snap.state == "paid"
+            assert snap.payload.paid == 10
+            assert snap.version == 2
+            sup.transition_nowait("order-1", "ship")
+            later = sup.transition_later("order-1", "deliver", delay=5.0)
+            shipped = await sup.state("order-1")
+            assert shipped is not None
+            assert (shipped.state, shipped.version) == ("shipped", 3)
+            assert later.when == 5.0
+            await clock.advance(5.0)
+            assert await sup.state("order-1") is None
+            assert not sup.alive("order-1")
+            assert dict(sup.all()) == {}
+            stored = await MemoryStore().get("order-1", supervisor="shop")
+            assert stored is not None
+            assert (stored.state, stored.version) == ("*", 4)
+            await MemoryStore().purge("order-1", supervisor="shop")
+    finally:
+        await owner.aclose()
