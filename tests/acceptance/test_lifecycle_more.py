@@ -141,3 +141,29 @@ def test_sync_supervisor_delayed_handle() -> None:
         assert later.when == 3.0
         assert later.cancel() is True
         assert later.cancelled()
+
+
+async def test_last_error_survives_passivation() -> None:
+    # DESIGN 4: passivation is transparent, and `last_error` is the failure of the latest
+    # event until the next commit, so an eviction in between must not clear it.
+    class P(fm.FSM, definition=CYCLE, passivate_after=1.0):
+        pass
+
+    clock = FakeClock()
+    async with fm.Supervisor(persistency=MemoryStore("acc.passive-error"), clock=clock) as sup:
+        await sup.start_fsm(P, "p", None)
+        with pytest.raises(fm.TransitionFailed):
+            await sup.transition("p", "stop")
+        await clock.advance(2.0)
+        assert sup.statistics().resident == 0
+        snap = await sup.state("p")
+        assert snap is not None
+        assert snap.last_error is not None
+        assert (snap.last_error.stage, snap.last_error.event) == ("not_allowed", "stop")
+        await clock.advance(2.0)
+        snap = await sup.transition("p", "run")
+        assert snap.last_error is None
+        await clock.advance(2.0)
+        snap = await sup.state("p")
+        assert snap is not None
+        assert snap.last_error is None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._engine import StepTable
-from .._snapshot import FSMKey
+from .._snapshot import FailureInfo, FSMKey
 from ..fsm import CALLBACKS, FSM, callbacks_of, is_async
 from ..persistency._protocol import store_nowait_of
 from ._listeners import Call, listener_calls
@@ -118,9 +118,10 @@ class Cell:
     """One live FSM.
 
     ``snapshot`` is ``None`` while the FSM is passivated (its state name stays in
-    ``state`` so queries need no store round trip). ``busy`` is True while an event is
-    being processed or queued; ``mailbox`` holds the queued items and ``putters`` the
-    callers waiting for room in a full mailbox.
+    ``state`` so queries need no store round trip; ``passive_error`` keeps the snapshot's
+    ``(version, last_error)`` when it had one, so rehydration gives it back). ``busy`` is
+    True while an event is being processed or queued; ``mailbox`` holds the queued items
+    and ``putters`` the callers waiting for room in a full mailbox.
     """
 
     __slots__ = (
@@ -130,6 +131,7 @@ class Cell:
         "key",
         "mailbox",
         "name",
+        "passive_error",
         "putters",
         "restarts",
         "snapshot",
@@ -152,5 +154,6 @@ class Cell:
         self.restarts: deque[float] | None = None
         self.start_payload: Any = None
         self.idle_since = 0.0
+        self.passive_error: tuple[int, FailureInfo] | None = None
         # "live", "stopping", "ended" (terminated, stopped or failed)
         self.status = "live"

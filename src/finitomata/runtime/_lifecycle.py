@@ -174,6 +174,15 @@ class Lifecycle(Core):
                 snap = Snapshot(
                     cell.name, snap.state, snap.payload, snap.version, snap.history, None
                 )
+            kept = cell.passive_error
+            if kept is not None:
+                # Passivation is transparent: the failure of the latest event stays the
+                # snapshot's last_error unless the stored snapshot moved on meanwhile.
+                cell.passive_error = None
+                if mode == "rehydrate" and kept[0] == snap.version:
+                    snap = Snapshot(
+                        snap.name, snap.state, snap.payload, snap.version, snap.history, kept[1]
+                    )
             cell.snapshot = snap
             cell.state = snap.state
             if (c := beh.on_resume) is not None and snap.state != STAR:

@@ -101,8 +101,11 @@ class Schedules(Mailbox):
             )
 
     def _evict(self, cell: Cell) -> None:
-        if cell.snapshot is None or cell.state == STAR:
+        snap = cell.snapshot
+        if snap is None or cell.state == STAR:
             return
+        if snap.last_error is not None:  # the latest event failed: keep it for rehydration
+            cell.passive_error = (snap.version, snap.last_error)
         cell.snapshot = None
         cell.beh.lru.pop(cell.name, None)
         self._n_passivations += 1
