@@ -141,3 +141,21 @@ async def test_default_codec_round_trips_payload_types(tmp_path: Path, payload: 
         snap = await sup.start_fsm(D, "d", None)
         assert type(snap.payload) is type(payload)
         assert snap.payload == payload
+
+
+async def test_stored_state_missing_from_definition_is_a_clear_error(tmp_path: Path) -> None:
+    class Old(fm.FSM, definition=CYCLE):
+        pass
+
+    class New(fm.FSM, definition="[*] --> idle : init\nidle --> [*] : stop"):
+        pass
+
+    path = tmp_path / "defs.db"
+    async with fm.Supervisor(persistency=SQLiteStore(path)) as sup:
+        await sup.start_fsm(Old, "m", None)
+        await sup.transition("m", "run")
+    async with fm.Supervisor(persistency=SQLiteStore(path)) as sup:
+        with pytest.raises(fm.DefinitionMismatch) as info:
+            await sup.start_fsm(New, "m", None)
+        assert "running" in str(info.value)
+        assert not sup.alive("m")
