@@ -319,3 +319,20 @@ async def test_two_local_supervisors_fenced_by_version() -> None:
         with pytest.raises(fm.TransitionFailed) as info:
             await two.transition("n", "run")
         assert info.value.failure.stage == "persistency"
+
+
+async def test_class_memory_store_resolves_the_table_at_start_fsm(
+    no_table_config: None,
+) -> None:
+    fm.configure(memory_table="acc.configured-late")  # after ClassStore was defined
+    owner = await MemoryStore.start_link()
+    try:
+        assert owner.table == "acc.configured-late"
+        async with fm.Supervisor("late") as sup:
+            await sup.start_fsm(ClassStore, "n", None)
+            await sup.stop_fsm("n")
+        got = await MemoryStore("acc.configured-late").get("n", supervisor="late")
+        assert got is not None
+        assert got.state == "idle"
+    finally:
+        await owner.aclose()
