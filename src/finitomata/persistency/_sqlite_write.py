@@ -6,24 +6,37 @@ expected version and the journal line. Run alone (``job(conn)``) it is a plain
 commit) that raises :class:`~finitomata.StaleSnapshot` before writing anything when the
 version check loses.
 
-:func:`write_many` is the fast path of a group commit: every job of the batch in a few
-``executemany`` calls (inserts, updates, journal lines, pruning). It succeeds only when every
-row was written; otherwise (a stale row, a key twice in the batch, any other job kind) it
-returns ``False`` and the writer rolls back and runs the jobs one by one, which tells each
-caller its own outcome.
+:func:`write_many` is the fast path of a group commit: the snapshots of the batch are written
+by multi-row statements of up to ``CHUNK`` rows each (``INSERT ... VALUES (...), (...)`` and
+``WITH v(...) AS (VALUES ...) UPDATE ... FROM v``, SQLite 3.33+), the journal lines by
+``executemany``. One statement per chunk instead of one per row matters beyond SQLite's own
+work: the ``sqlite3`` module releases and re-takes the GIL around every statement step, and
+each re-take waits for the event loop's thread when it is busy producing the next writes.
+Chunk sizes are powers of two (at most ``log2(CHUNK) + 1`` statement shapes per kind, all
+kept in the connection's statement cache). It succeeds only when every row was written;
+otherwise (a stale row, a key twice in the batch, any other job kind) it returns ``False``
+and the writer rolls back and runs the jobs one by one, which tells each caller its own
+outcome.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from .._snapshot import FSMKey
 from ..errors import StaleSnapshot
 from . import _records as rec
 
-__all__ = ["StoreJob", "write_many"]
+__all__ = ["CHUNK", "StoreJob", "write_many"]
+
+CHUNK: Final = 64
+"""Most rows per multi-row statement (64 x 11 parameters: below SQLite's oldest limit of
+999 parameters per statement)."""
+_MULTI_ROW_UPDATE: Final = sqlite3.sqlite_version_info >= (3, 33, 0)  # UPDATE ... FROM
 
 _INSERT = (
     "INSERT INTO snapshots (supervisor, name, state, payload, codec, version, definition_hash,"
@@ -41,6 +54,53 @@ _JOURNAL = (
     " codec, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _PRUNE = "DELETE FROM journal WHERE supervisor = ? AND name = ? AND version <= ?"
+
+
+@functools.cache
+def _insert_rows(rows: int) -> str:
+    """The first-commit ``INSERT`` of ``rows`` rows (parameters: ``StoreJob.params`` of
+    each row, one after the other)."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "INSERT INTO snapshots (supervisor, name, state, payload, codec, version,"
+        f" definition_hash, history, last_error, updated_at) VALUES {values}"
+        " ON CONFLICT (supervisor, name) DO NOTHING"
+    )
+
+
+@functools.cache
+def _update_rows(rows: int) -> str:
+    """The compare-and-set ``UPDATE`` of ``rows`` distinct rows (parameters as for
+    :func:`_insert_rows`); its row count is the number of rows whose version matched."""
+    values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * rows)
+    return (
+        "WITH v (state, payload, codec, version, definition_hash, history, last_error,"
+        f" updated_at, supervisor, name, expected) AS (VALUES {values})"
+        " UPDATE snapshots SET state = v.state, payload = v.payload, codec = v.codec,"
+        " version = v.version, definition_hash = v.definition_hash, history = v.history,"
+        " last_error = v.last_error, updated_at = v.updated_at FROM v"
+        " WHERE snapshots.supervisor = v.supervisor AND snapshots.name = v.name"
+        " AND snapshots.version = v.expected"
+    )
+
+
+def _write_rows(
+    conn: sqlite3.Connection, statement: Callable[[int], str], rows: list[tuple[Any, ...]]
+) -> bool:
+    """Run ``statement(n)`` over ``rows`` in chunks of powers of two up to ``CHUNK``;
+    ``True`` when every row was written (the row counts add up)."""
+    done = 0
+    total = len(rows)
+    while done < total:
+        size = min(CHUNK, 1 << ((total - done).bit_length() - 1))
+        chunk = rows[done : done + size]
+        params = tuple(itertools.chain.from_iterable(chunk))
+        before = conn.total_changes  # a cursor's rowcount is -1 after a WITH statement
+        conn.execute(statement(size), params)
+        if conn.total_changes - before != size:
+            return False
+        done += size
+    return True
 
 
 class StoreJob:
@@ -131,7 +191,7 @@ class StoreJob:
 def write_many(
     conn: sqlite3.Connection, jobs: Sequence[Callable[[sqlite3.Connection], Any]]
 ) -> bool:
-    """Write every job with ``executemany``; ``True`` when ALL rows were written.
+    """Write every job with multi-row statements; ``True`` when ALL rows were written.
 
     ``False`` means the transaction may hold part of the batch and must be rolled back (the
     jobs are then run one by one). Environment errors (``sqlite3.OperationalError``...)
@@ -144,10 +204,14 @@ def write_many(
         return False  # one key twice: order matters, let the single path decide
     inserts = [j.params for j in batch if not j.expected]
     updates = [j.params for j in batch if j.expected]
-    if inserts and conn.executemany(_INSERT, inserts).rowcount != len(inserts):
+    if inserts and not _write_rows(conn, _insert_rows, inserts):
         return False
-    if updates and conn.executemany(_UPDATE, updates).rowcount != len(updates):
-        return False
+    if updates:
+        if not _MULTI_ROW_UPDATE:
+            if conn.executemany(_UPDATE, updates).rowcount != len(updates):
+                return False
+        elif not _write_rows(conn, _update_rows, updates):
+            return False
     lines = [j for j in batch if j.line is not None]
     if lines:
         conn.executemany(_JOURNAL, [j._journal_params() for j in lines])
