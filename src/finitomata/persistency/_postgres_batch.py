@@ -6,6 +6,12 @@ everything queued (up to ``max_batch``) and send it as ONE statement (see
 commits. A lone write uses the plain compare-and-set statement. A failing statement fails
 exactly the writes of its batch; a row whose version check lost fails alone with
 :class:`~finitomata.StaleSnapshot`.
+
+Speed of a lone write (one FSM): a write wakes ONE idle worker (not all of them), and lone
+writes run on one connection the writer keeps from the pool until :meth:`BatchWriter.stop`
+(asyncpg's ``pool.execute`` releases its connection through ``asyncio.shield``, a task and
+two loop iterations per statement). A kept connection that breaks is handed back to the
+pool, which replaces it; the next lone write takes a fresh one.
 """
 
 from __future__ import annotations
@@ -22,6 +28,15 @@ from . import _records as rec
 from ._postgres_sql import Statements
 
 __all__ = ["BatchWriter"]
+
+
+def _usable(conn: Any) -> bool:
+    """Whether a kept pool connection can run statements (not closed, not detached from
+    the pool: asyncpg gives a lost connection's slot back to the pool by itself)."""
+    try:
+        return not conn.is_closed()
+    except Exception:  # a detached pool proxy raises asyncpg.InterfaceError
+        return False
 
 
 class _Write:
@@ -76,7 +91,10 @@ class BatchWriter:
         self._closed = closed
         self._label = label
         self._pending: collections.deque[_Write] = collections.deque()
-        self._wake = asyncio.Event()
+        self._sleepers: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._signalled = False  # a worker was woken and has not looked at the queue yet
+        self._lone: Any = None  # the kept connection of lone writes (None: take one)
+        self._lone_busy = False
         self._idle = asyncio.Event()
         self._inflight = 0
         self._workers = [
@@ -92,8 +110,26 @@ class BatchWriter:
         """Queue one write; the future resolves once it committed (or fails with why not)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(_Write(key, row, expected, line, future))
-        self._wake.set()
+        self._wake_one()
         return future
+
+    def _wake_one(self) -> None:
+        """Wake one idle worker, unless one was woken already (it takes everything)."""
+        if not self._signalled and self._sleepers:
+            self._signalled = True
+            self._sleepers.popleft().set_result(None)
+
+    async def _sleep(self) -> None:
+        """Wait until :meth:`_wake_one` picks this worker."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append(future)
+        try:
+            await future
+        finally:
+            if future.done() and not future.cancelled():
+                self._signalled = False
+            else:
+                self._sleepers.remove(future)
 
     async def stop(self) -> None:
         """Wait until every queued and in-flight write is done, then end the workers."""
@@ -106,17 +142,24 @@ class BatchWriter:
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
         self._workers = []
+        await self._drop_lone()
+
+    async def _drop_lone(self) -> None:
+        """Give the kept connection back to the pool (a broken one is replaced there)."""
+        conn, self._lone = self._lone, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
 
     async def _writer(self) -> None:
         while True:
             while not self._pending:
-                self._wake.clear()
-                await self._wake.wait()
+                await self._sleep()
             batch = [
                 self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))
             ]
             if self._pending:
-                self._wake.set()  # let another writer take the rest meanwhile
+                self._wake_one()  # let another writer take the rest meanwhile
             self._inflight += 1
             try:
                 await self._flush(batch)
@@ -132,7 +175,14 @@ class BatchWriter:
     async def _flush(self, batch: list[_Write]) -> None:
         self.batches += 1
         if len(batch) == 1 and not self._journal:
-            await self._flush_one(batch[0])
+            if self._lone_busy:
+                await self._flush_one(batch[0], self._pool)
+                return
+            self._lone_busy = True
+            try:
+                await self._flush_one(batch[0], None)
+            finally:
+                self._lone_busy = False
             return
         rows = [w.row for w in batch]
         args: list[list[Any]] = [
@@ -186,9 +236,10 @@ class BatchWriter:
                     )
                 )
 
-    async def _flush_one(self, w: _Write) -> None:
+    async def _flush_one(self, w: _Write, through: Any) -> None:
         """A lone write: the plain ``UPDATE ... WHERE version = $expected`` (or ``INSERT ...
-        ON CONFLICT DO NOTHING`` for a first commit), one round trip."""
+        ON CONFLICT DO NOTHING`` for a first commit), one round trip, through the pool or
+        (``through=None``) on the kept connection."""
         row, expected = w.row, w.expected
         values = (
             w.key.supervisor,
@@ -202,25 +253,36 @@ class BatchWriter:
             row.last_error,
             row.updated_at,
         )
+        kept = through is None
         try:
+            if kept:
+                if self._lone is not None and not _usable(self._lone):
+                    await self._drop_lone()  # lost while idle: the pool replaces it
+                if self._lone is None:
+                    self._lone = await self._pool.acquire()
+                through = self._lone
             if expected == 0:
-                status = await self._pool.execute(self._sql.insert_one, *values)
+                status = await through.execute(self._sql.insert_one, *values)
                 written = status == "INSERT 0 1"
             else:
-                status = await self._pool.execute(self._sql.update_one, *values, expected)
+                status = await through.execute(self._sql.update_one, *values, expected)
                 written = status == "UPDATE 1"
             actual = (
                 None
                 if written
-                else await self._pool.fetchval(self._sql.version_of, w.key.supervisor, w.key.name)
+                else await through.fetchval(self._sql.version_of, w.key.supervisor, w.key.name)
             )
         except asyncio.CancelledError:
             if not w.future.done():
                 w.future.set_exception(self._closed())
+            if kept:  # the kept connection may be mid-statement: do not reuse it
+                await self._drop_lone()
             raise
         except Exception as exc:
             if not w.future.done():
                 w.future.set_exception(self._fail(exc, w.key.name))
+            if kept and self._lone is not None and not _usable(self._lone):
+                await self._drop_lone()  # the pool replaces it; the next lone write takes one
             return
         if w.future.done():
             return
