@@ -127,7 +127,7 @@ async def test_failing_job_is_rolled_back(tmp_path: Path) -> None:
             raise RuntimeError("boom after writing")
 
         with pytest.raises(RuntimeError, match="boom"):
-            await store._dispatcher.write(half_done)
+            await store._dispatcher.lead(half_done)  # alone in its iteration: it leads
         assert (await loaded(store, key())).version == 1  # rolled back
         await write(store, key(), 2)
         assert (await loaded(store, key())).version == 2

@@ -359,10 +359,11 @@ class SQLiteStore(LabelledStore):
             key, row, info.expected_version, line, keep=self._journal_keep, label=self._label
         )
         dispatcher = self._dispatcher
-        if dispatcher is not None:
-            await dispatcher.write(job)
-        else:
+        if dispatcher is None:
             await writer.submit(job)
+        else:
+            joined = dispatcher.join(job)
+            await (dispatcher.lead(job) if joined is None else joined)
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         """Record ``error`` as the latest failure of ``key``; the snapshot is left unchanged.
