@@ -12,7 +12,7 @@ import pytest
 
 import finitomata as fm
 from finitomata import FSMKey
-from finitomata.persistency import SQLiteStore
+from finitomata.persistency import SQLiteStore, _sqlite_write
 from finitomata.persistency import _records as rec
 from finitomata.persistency._sqlite_write import CHUNK, StoreJob, write_many
 from finitomata.persistency.codecs import DEFAULT_CODEC
@@ -77,7 +77,12 @@ def _job(name: str, version: int, expected: int) -> StoreJob:
     return StoreJob(k, row, expected, None, keep=None, label="test")
 
 
-async def test_write_many_refuses_a_batch_with_a_lost_row(tmp_path: Path) -> None:
+@pytest.mark.parametrize("multi_row_update", [True, False], ids=["update-from", "sqlite<3.33"])
+async def test_write_many_refuses_a_batch_with_a_lost_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, multi_row_update: bool
+) -> None:
+    if not multi_row_update:  # the executemany fallback of SQLite without UPDATE ... FROM
+        monkeypatch.setattr(_sqlite_write, "_MULTI_ROW_UPDATE", False)
     path = tmp_path / "s.db"
     async with SQLiteStore(path):
         pass  # the schema
@@ -86,6 +91,10 @@ async def test_write_many_refuses_a_batch_with_a_lost_row(tmp_path: Path) -> Non
         conn.execute("BEGIN IMMEDIATE")
         assert write_many(conn, [_job(f"f{i}", 1, 0) for i in range(70)])
         conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        assert write_many(conn, [_job(f"f{i}", 2, 1) for i in range(70)])
+        assert {v for (v,) in conn.execute("SELECT version FROM snapshots")} == {2}
+        conn.execute("ROLLBACK")
         conn.execute("BEGIN IMMEDIATE")
         jobs = [_job(f"f{i}", 2, 1) for i in range(70)]
         jobs[65] = _job("f65", 3, 2)  # in the chunk after the first CHUNK rows
