@@ -78,3 +78,15 @@ async def test_close_gives_the_kept_connection_back_to_a_given_pool(schema: str)
             assert await a.fetchval("SELECT 1") == await b.fetchval("SELECT 1") == 1
     finally:
         await pool.close()
+
+
+async def test_a_single_connection_pool_is_never_kept(schema: str) -> None:
+    async with PostgresStore(PG_DSN, schema=schema, pool_size=1) as store:
+        await write(store, key(), 1)
+        assert store._batcher is not None
+        assert store._batcher._lone is None, "the pool's only connection was kept"
+        # other operations still get the connection (they would wait forever otherwise)
+        snapshot = await asyncio.wait_for(loaded(store, key()), timeout=10)
+        assert snapshot.version == 1
+        await write(store, key(), 2)
+        assert (await asyncio.wait_for(loaded(store, key()), timeout=10)).version == 2

@@ -10,8 +10,9 @@ exactly the writes of its batch; a row whose version check lost fails alone with
 Speed of a lone write (one FSM): a write wakes ONE idle worker (not all of them), and lone
 writes run on one connection the writer keeps from the pool until :meth:`BatchWriter.stop`
 (asyncpg's ``pool.execute`` releases its connection through ``asyncio.shield``, a task and
-two loop iterations per statement). A kept connection that breaks is handed back to the
-pool, which replaces it; the next lone write takes a fresh one.
+two loop iterations per statement), unless the pool holds a single connection. A kept
+connection that breaks is handed back to the pool, which replaces it; the next lone write
+takes a fresh one.
 """
 
 from __future__ import annotations
@@ -94,6 +95,9 @@ class BatchWriter:
         self._sleepers: collections.deque[asyncio.Future[None]] = collections.deque()
         self._signalled = False  # a worker was woken and has not looked at the queue yet
         self._lone: Any = None  # the kept connection of lone writes (None: take one)
+        # keeping the only connection of a pool would starve every other operation
+        get_max_size = getattr(pool, "get_max_size", None)
+        self._keep = get_max_size is not None and get_max_size() >= 2
         self._lone_busy = False
         self._idle = asyncio.Event()
         self._inflight = 0
@@ -175,7 +179,7 @@ class BatchWriter:
     async def _flush(self, batch: list[_Write]) -> None:
         self.batches += 1
         if len(batch) == 1 and not self._journal:
-            if self._lone_busy:
+            if self._lone_busy or not self._keep:
                 await self._flush_one(batch[0], self._pool)
                 return
             self._lone_busy = True

@@ -10,7 +10,7 @@ statement (one round trip, atomic on its own), and up to ``pipeline`` batches ar
 at once on different connections of the pool. A single FSM pays one round trip per
 transition: lone writes run on one connection the store keeps from the pool while it is
 started (given back at :meth:`PostgresStore.aclose`, also to a pool passed in; replaced when
-lost), without a pool acquire and release per write. Other operations go through the pool
+lost; never the only connection of a pool), without a pool acquire and release per write. Other operations go through the pool
 (a pool the store opens skips asyncpg's reset query on release; a pool passed in keeps its
 own reset policy, which may cost one more round trip per operation).
 
@@ -67,7 +67,8 @@ class PostgresStore(LabelledStore):
             start at once); ``False`` requires them to exist (``SchemaError`` otherwise).
         pool: an ``asyncpg`` pool to use instead of opening one; it is never closed by the
             store (``dsn`` is then only used in messages). The store keeps one of its
-            connections (for lone writes) from its first write until :meth:`aclose`.
+            connections (for lone writes) from its first write until :meth:`aclose`,
+            unless the pool holds a single connection.
         codec: encodes payloads (default: JSON); each row records its codec's name.
         journal: also append every committed transition to the ``journal`` table.
         journal_keep: with ``journal``, keep only the latest entries per FSM.
