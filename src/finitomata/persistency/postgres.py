@@ -10,9 +10,10 @@ statement (one round trip, atomic on its own), and up to ``pipeline`` batches ar
 at once on different connections of the pool. A single FSM pays one round trip per
 transition: lone writes run on one connection the store keeps from the pool while it is
 started (given back at :meth:`PostgresStore.aclose`, also to a pool passed in; replaced when
-lost; never the only connection of a pool), without a pool acquire and release per write. Other operations go through the pool
-(a pool the store opens skips asyncpg's reset query on release; a pool passed in keeps its
-own reset policy, which may cost one more round trip per operation).
+lost; never the only connection of a pool), without a pool acquire and release per write.
+Other operations go through the pool (a pool the store opens skips asyncpg's reset query on
+release; a pool passed in keeps its own reset policy, which may cost one more round trip per
+operation).
 
 Failure semantics: a lost connection (server restart, ``pg_terminate_backend``, network)
 fails the writes of the batches in flight with :class:`~finitomata.StoreUnavailable` (the
