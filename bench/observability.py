@@ -30,24 +30,14 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+from _cycle import EVENTS, Cycle  # noqa: E402
 
 import finitomata as fm  # noqa: E402
 from finitomata.persistency import MemoryStore  # noqa: E402
 
-CYCLE = """
-[*] --> idle : init
-idle --> running : start
-running --> done : finish
-done --> idle : reset
-idle --> [*] : stop
-"""
-EVENTS = ("start", "finish", "reset")
 HAS_OBSERVERS = "observers" in inspect.signature(fm.Supervisor).parameters
-
-
-class Cycle(fm.FSM, definition=CYCLE):
-    """The benchmark FSM: default callbacks only."""
 
 
 class Noop:

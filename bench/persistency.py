@@ -34,21 +34,11 @@ import time
 import uuid
 from typing import Any
 
+from _cycle import NEXT_EVENT as EVENTS
+from _cycle import Cycle
+
 import finitomata as fm
 from finitomata.persistency import Created, FSMKey, MemoryStore, TransitionInfo
-
-CYCLE = """
-[*] --> idle : begin
-idle --> running : start
-running --> done : finish
-done --> idle : reset
-running --> [*] : stop
-"""
-EVENTS = {"idle": "start", "running": "finish", "done": "reset"}
-
-
-class Cycle(fm.FSM, definition=CYCLE):
-    pass
 
 
 @dataclasses.dataclass(frozen=True)
