@@ -184,7 +184,7 @@ class MemoryStore:
             return Created(payload, 0)
         if state_of(record) == "*":
             return Created(payload, version_of(record))
-        stored = thaw(record)
+        stored = self._thaw(key.name, record)
         spec = getattr(fsm, "spec", None)
         if spec is not None and stored.state not in spec.states:
             raise DefinitionMismatch(
@@ -259,6 +259,21 @@ class MemoryStore:
         finally:
             lock.release()
 
+    def _thaw(self, name: str, record: Record) -> Snapshot:
+        """The snapshot of ``record``, or a SerializationError when its payload cannot be
+        rebuilt (a class whose pickle no longer loads: renamed, or ``__reduce__`` failing)."""
+        try:
+            return thaw(record)
+        except Exception as exc:
+            type_ = type_name(record[6]) if type(record) is tuple and record[6] else "?"
+            raise SerializationError(
+                f"MemoryStore cannot rebuild the stored payload (type {type_}) of FSM {name!r}: "
+                f"{type(exc).__name__}: {exc}",
+                type_name=type_,
+                store=repr(self),
+                name=name,
+            ) from exc
+
     def _uncopyable(self, key: FSMKey, snapshot: Snapshot, exc: Exception) -> SerializationError:
         name = type_name(type(snapshot.payload))
         return SerializationError(
@@ -310,7 +325,7 @@ class MemoryStore:
             StoreNotStarted: the table has no owner.
         """
         record = self._live(name).snapshots.get(FSMKey(supervisor, name))
-        return None if record is None else thaw(record)
+        return None if record is None else self._thaw(name, record)
 
     async def last_error(self, name: str, supervisor: str = "default") -> FailureInfo | None:
         """A copy of the last failure persisted for ``name`` in ``supervisor``, or ``None``.
