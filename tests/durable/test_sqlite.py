@@ -110,6 +110,32 @@ async def test_one_key_twice_in_a_batch_keeps_its_order(tmp_path: Path) -> None:
         assert [line.version for line in await store.journal("o4", "sup")] == [1]
 
 
+async def test_a_job_put_between_runs_outside_the_batches_around_it(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db") as store:
+        writer = store._writer_thread()
+        gate = Gate(store)
+        await gate.wait_entered()
+        before = store.batches
+        seen: list[tuple[str, bool]] = []
+
+        def between(conn: sqlite3.Connection) -> str:
+            seen.append(("between", conn.in_transaction))
+            return "ran"
+
+        first = [asyncio.create_task(write(store, key(f"a{i}"), 1)) for i in range(3)]
+        await queued(store, 3)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        writer.put_between(between, future)
+        second = [asyncio.create_task(write(store, key(f"b{i}"), 1)) for i in range(3)]
+        await queued(store, 7)
+        await gate.open()
+        assert await future == "ran"
+        assert seen == [("between", False)], "it ran alone, outside any transaction"
+        await asyncio.gather(*first, *second)
+        assert store.batches - before == 2, "one batch before it, one after it"
+
+
 async def test_batched_journal_lines_and_pruning(tmp_path: Path) -> None:
     async with SQLiteStore(tmp_path / "s.db", journal=True, journal_keep=2) as store:
         for version in (1, 2, 3):

@@ -5,8 +5,10 @@ a write lock held elsewhere), their failures, their WAL checkpoints, and closing
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import pytest
 import finitomata as fm
 from finitomata import FSMKey
 from finitomata.persistency import SQLiteStore
+from finitomata.persistency._sqlite_inline import LoneCommitter
 from finitomata.testing import DURABLE_STORE_CHECKS, STORE_CHECKS, StoreCheck, run_check
 
 from .helpers import Item, loaded, write
@@ -33,6 +36,7 @@ def _params() -> list[Any]:
     stores = {
         "normal": {"synchronous": "NORMAL"},  # lone commits by default
         "full-lone": {"lone_commits": True},
+        "full-thread": {"lone_commits": False},  # every write on the writer thread
     }
     return [
         pytest.param(kwargs, name, check, id=f"{label}-{name}")
@@ -49,13 +53,77 @@ async def test_conformance_with_lone_commits(
     await run_check(name, check, lambda: SQLiteStore(path, **kwargs))
 
 
-def test_defaults_follow_synchronous(tmp_path: Path) -> None:
-    assert SQLiteStore(tmp_path / "a.db")._lone_commits is False
-    assert SQLiteStore(tmp_path / "a.db", synchronous="NORMAL")._lone_commits is True
-    assert (
-        SQLiteStore(tmp_path / "a.db", synchronous="NORMAL", lone_commits=False)._lone_commits
-        is False
+def test_defaults_are_lone_commits_within_a_budget(tmp_path: Path) -> None:
+    for sync in ("FULL", "NORMAL"):
+        store = SQLiteStore(tmp_path / "a.db", synchronous=sync)  # type: ignore[arg-type]
+        assert store._lone_commits is True
+        assert store._lone_budget == 0.001
+    always = SQLiteStore(tmp_path / "a.db", lone_commits=True, lone_commit_budget=5)
+    assert always._lone_commits is True
+    assert always._lone_budget is None, "True means always, whatever the budget"
+    assert SQLiteStore(tmp_path / "a.db", lone_commits=False)._lone_commits is False
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="lone_commit_budget"):
+            SQLiteStore(tmp_path / "a.db", lone_commit_budget=bad)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_budget_follows_the_recent_commit_times() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    clock = _Clock()
+    lone = LoneCommitter(
+        conn,
+        translate=lambda e: fm.StoreError(str(e)),
+        checkpoint=lambda: None,
+        budget=0.001,
+        clock=clock,
     )
+    try:
+        assert lone.allowed, "allowed before anything was measured"
+
+        def slow_job(c: sqlite3.Connection) -> str:
+            clock.now += 0.010  # this commit takes 10 ms
+            return "done"
+
+        assert lone.run(slow_job) == (True, "done")
+        assert lone.latency == pytest.approx(0.010)
+        assert not lone.allowed, "a slow flush sends the next writes to the writer thread"
+        for _ in range(20):  # the writer thread reports fast commits
+            lone.observe(0.0002)
+        assert lone.latency is not None
+        assert lone.latency < 0.001
+        assert lone.allowed, "fast commits bring lone commits back"
+        lone.observe(0.050)
+        assert not lone.allowed
+    finally:
+        lone.close()
+    unlimited = LoneCommitter(
+        sqlite3.connect(":memory:", check_same_thread=False),
+        translate=lambda e: fm.StoreError(str(e)),
+        checkpoint=lambda: None,
+    )
+    unlimited.observe(10.0)
+    assert unlimited.allowed, "no budget: always"
+    unlimited.close()
+
+
+async def test_a_slow_disk_keeps_commits_off_the_loop(tmp_path: Path) -> None:
+    # a budget no real commit meets: after the first lone commit measured the disk, every
+    # write goes to the writer thread, whose commits keep the average above the budget
+    async with SQLiteStore(tmp_path / "s.db", lone_commit_budget=1e-12) as store:
+        worker = store._writer_thread()
+        for version in range(1, 11):
+            await write(store, key(), version)
+        assert lone_commits(store) == 1
+        assert worker.batches >= 9
+        assert (await loaded(store, key())).version == 10
 
 
 async def test_sequential_writes_are_lone_commits(tmp_path: Path) -> None:
@@ -154,26 +222,33 @@ async def test_write_lock_held_elsewhere_goes_to_the_writer_thread(tmp_path: Pat
         assert (await loaded(store, key())).version == 2
 
 
-async def test_lone_commits_ask_the_reader_for_checkpoints(tmp_path: Path) -> None:
+async def test_lone_commits_ask_the_writer_for_checkpoints(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     async with SQLiteStore(path, synchronous="NORMAL") as store:
-        lone, reader = store._lone, store._reader
+        lone, reader, writer = store._lone, store._reader, store._writer_thread()
         assert lone is not None
         assert reader is not None
         ran: list[object] = []
         original = lone._checkpoint
 
-        def counted() -> None:
+        def counted(done: Callable[[], None]) -> None:
             ran.append(None)
-            original()
+            original(done)
 
         lone._checkpoint = counted
         lone._every = 5
         for version in range(1, 12):
             await write(store, key(), version)
+            if version == 5:
+                assert lone._checkpointing, "writes wait for the checkpoint"
+                assert lone.run(lambda c: None) == (False, None)
+            # the writer runs jobs in order and resolves their futures in order: once this
+            # one is done, so is any checkpoint asked for before, and the pause is over
+            await writer.call(lambda c: None)
+            assert not lone._checkpointing
+        assert lone_commits(store) == 11
         assert len(ran) == 2  # after the 5th and the 10th lone commit
-        # the reader runs jobs in order: once this one ran, both checkpoints did, and the
-        # WAL holds only what was committed after the last one
+        # both checkpoints ran: the WAL holds only what was committed after the last one
         busy, log, done = await reader.call(
             lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         )
@@ -191,7 +266,7 @@ async def test_write_pending_at_close_fails_as_not_started(tmp_path: Path) -> No
     task = asyncio.create_task(write(store, key(), 1))
     await asyncio.sleep(0)  # the task runs (FIFO): its write leads, yielding once
     assert store._dispatcher is not None
-    assert store._dispatcher._joined, "the write is waiting for its loop iteration's end"
+    assert store._dispatcher._leaders, "the write is waiting for its loop iteration's end"
     await store.aclose()
     with pytest.raises(fm.StoreNotStarted):
         await task
@@ -223,20 +298,42 @@ async def test_supervisor_on_a_normal_store(tmp_path: Path) -> None:
         assert (stored.state, stored.version) == ("on", 10)
 
 
+async def test_a_steady_stream_of_lone_commits_keeps_the_wal_small(tmp_path: Path) -> None:
+    # Each lone checkpoint must let the WAL restart from its start: without it, the WAL
+    # of one busy FSM grows for ever, and each flush of a growing file costs about double.
+    path = tmp_path / "s.db"
+    async with SQLiteStore(path, lone_commits=True, synchronous="NORMAL") as store:
+        assert store._lone is not None
+        store._lone._every = 20
+        for version in range(1, 401):
+            await write(store, key(), version)
+        assert lone_commits(store) > 300  # those made during a checkpoint go to the writer
+        reader = store._reader
+        assert reader is not None
+        await reader.call(lambda c: None)  # the checkpoints asked for so far have run
+        page = await reader.call(lambda c: c.execute("PRAGMA page_size").fetchone()[0])
+        wal = await asyncio.to_thread(os.path.getsize, f"{path}-wal")
+        # 400 commits write a few pages each; between checkpoints only about 20 of them
+        assert wal < 40 * 4 * (page + 24), f"the WAL grew to {wal} bytes"
+
+
 async def test_a_failed_checkpoint_request_does_not_fail_the_commit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
         assert store._lone is not None
 
-        def broken() -> None:
-            raise RuntimeError("no reader")
+        def broken(done: Callable[[], None]) -> None:
+            raise RuntimeError("no writer")
 
         store._lone._checkpoint = broken
         store._lone._every = 1
         await write(store, key(), 1)  # committed, acknowledged
         assert (await loaded(store, key())).version == 1
         assert "could not request a WAL checkpoint" in caplog.text
+        assert not store._lone._checkpointing, "lone commits are not paused for ever"
+        await write(store, key(), 2)
+        assert lone_commits(store) == 2
 
 
 async def test_loops_on_several_threads_share_the_lone_connection(tmp_path: Path) -> None:

@@ -7,21 +7,33 @@ third of the raw driver's single-commit rate.
 
 How, per event loop (a store may serve several):
 
-1. The first ``store()`` of a loop iteration *leads*: it yields to the loop once. Every
-   write made meanwhile by other FSMs of that loop goes to the writer thread at once, as
-   without lone commits, and is counted. So every caller yields to the loop at least once,
-   and concurrency (FSMs writing in the same iteration) is seen.
-2. A leader nobody joined commits its write right there, on the lone connection, if that
-   connection is free and SQLite's write lock can be taken without waiting
-   (``BEGIN IMMEDIATE`` with ``busy_timeout = 0``). Otherwise (writes joined, the write
-   lock is held by the writer thread or another process, the lone connection is in use by
-   another loop) the leader's write goes to the writer thread too, which group-commits
-   as before: group commit at 100+ FSMs is unchanged.
+1. The first ``store()`` of a loop iteration *leads*: it yields to the loop once. The
+   first write made meanwhile by another FSM of that loop queues the leader's write on the
+   writer thread, then its own; later ones queue theirs at once, as without lone commits.
+   So every caller yields to the loop at least once, concurrency (FSMs writing in the same
+   iteration) is seen, and writes reach the writer in the order they were made.
+2. A leader nobody joined commits its write right there, on the lone connection, if lone
+   commits are allowed now (see below), that connection is free and SQLite's write lock
+   can be taken without waiting (``BEGIN IMMEDIATE`` with ``busy_timeout = 0``).
+   Otherwise (the write lock is held by the writer thread or another process, the lone
+   connection is in use by another loop, the disk is slow) the leader's write goes to the
+   writer thread too, which group-commits as before: group commit at 100+ FSMs is
+   unchanged.
+
+A lone commit holds the event loop for as long as the commit takes, a disk flush with
+``synchronous="FULL"``. With a ``budget``, lone commits run only while the moving average of
+recent commit times (lone ones, and the writer thread's, which the store reports with
+:meth:`LoneCommitter.observe`) is within it: on a disk that flushes slowly every write goes
+to the writer thread, and lone commits come back once commits are fast again.
 
 The lone connection never runs a WAL checkpoint itself (``wal_autocheckpoint = 0``: a
 checkpoint flushes the database file, which must not happen on an event loop's thread);
-every ``checkpoint_every`` lone commits it asks the store's reader thread to run a passive
-checkpoint, as SQLite's automatic checkpoint would after about as many pages.
+every ``checkpoint_every`` lone commits it asks the store's writer thread for one, and
+sends writes to the writer thread until it is over. That checkpoint must let the WAL restart
+from its beginning: a WAL that keeps growing makes every commit's flush also flush the
+file's new size, which doubled the commit time here. A checkpoint that runs while lone
+commits go on rarely catches up with the last frame (so the WAL never restarts): queued on
+the writer thread, with lone commits paused, nothing of this store writes meanwhile.
 
 Semantics are the writer thread's for a batch of one: ``StaleSnapshot`` before anything is
 written, any other failure rolled back and translated, the caller acknowledged only after
@@ -35,6 +47,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +60,8 @@ log = logging.getLogger("finitomata.persistency")
 
 _BUSY = 5
 _LOCKED = 6
+_WEIGHT = 0.2
+"""Weight of the newest commit time in the moving average of :class:`LoneCommitter`."""
 
 Job = Callable[[sqlite3.Connection], Any]
 
@@ -62,8 +77,12 @@ class LoneCommitter:
         conn: an open connection to the store's file (WAL mode already set by the writer),
             made with ``check_same_thread=False``; owned from now on.
         translate: maps a ``sqlite3.Error`` to the :class:`StoreError` callers see.
-        checkpoint: asks for a passive WAL checkpoint elsewhere (never on this thread).
+        checkpoint: ``checkpoint(done)`` asks for a WAL checkpoint elsewhere (never on this
+            thread) and has ``done()`` called once it is over, whatever its outcome.
         checkpoint_every: lone commits between two checkpoint requests.
+        budget: longest moving average of commit times (seconds) at which lone commits
+            still run; ``None``: no limit.
+        clock: the clock commits are timed with.
     """
 
     def __init__(
@@ -71,8 +90,10 @@ class LoneCommitter:
         conn: sqlite3.Connection,
         *,
         translate: Callable[[sqlite3.Error], StoreError],
-        checkpoint: Callable[[], None],
-        checkpoint_every: int = 1000,
+        checkpoint: Callable[[Callable[[], None]], None],
+        checkpoint_every: int = 250,
+        budget: float | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         conn.execute("PRAGMA busy_timeout = 0")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
@@ -82,8 +103,30 @@ class LoneCommitter:
         self._checkpoint = checkpoint
         self._every = checkpoint_every
         self._since_checkpoint = 0
+        self._checkpointing = False
+        self._budget = budget
+        self._clock = clock
+        self.latency: float | None = None
+        """Moving average of recent commit times in seconds (lone ones and the writer
+        thread's, see :meth:`observe`); ``None`` before the first."""
         self.commits = 0
         """Lone commits done (for tests and benchmarks)."""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether a lone commit may run now: always without a budget, else while the
+        recent commits took at most the budget (a disk that flushes slowly sends every
+        write to the writer thread, off the event loop, until it is fast again)."""
+        budget = self._budget
+        if budget is None:
+            return True
+        latency = self.latency
+        return latency is None or latency <= budget
+
+    def observe(self, seconds: float) -> None:
+        """Count one commit that took ``seconds`` (any thread) in :attr:`latency`."""
+        latency = self.latency
+        self.latency = seconds if latency is None else latency + (seconds - latency) * _WEIGHT
 
     def run(self, job: Job) -> tuple[bool, Any]:
         """Run ``job`` in its own transaction now, unless that means waiting.
@@ -95,7 +138,7 @@ class LoneCommitter:
             (``outcome`` is the exception for the caller: ``StaleSnapshot``, a translated
             :class:`StoreError`, or what the job raised).
         """
-        if not self._lock.acquire(blocking=False):
+        if self._checkpointing or not self._lock.acquire(blocking=False):
             return False, None
         try:
             conn = self._conn
@@ -113,6 +156,7 @@ class LoneCommitter:
             self._lock.release()
 
     def _commit(self, conn: sqlite3.Connection, job: Job) -> Any:
+        started = self._clock()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -128,15 +172,21 @@ class LoneCommitter:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             raise
+        self.observe(self._clock() - started)
         self.commits += 1
         self._since_checkpoint += 1
         if self._since_checkpoint >= self._every:
             self._since_checkpoint = 0
+            self._checkpointing = True  # until the checkpoint is over: see the docstring
             try:  # the write is committed: a failed request must not fail it
-                self._checkpoint()
+                self._checkpoint(self._checkpointed)
             except Exception:
+                self._checkpointing = False
                 log.exception("SQLiteStore: could not request a WAL checkpoint")
         return result
+
+    def _checkpointed(self) -> None:
+        self._checkpointing = False
 
     def close(self) -> None:
         """Close the connection (waits for a lone commit in progress). Idempotent."""
@@ -160,13 +210,14 @@ class Dispatcher:
     def __init__(self, lone: LoneCommitter, writer: Callable[[], SQLiteThread]) -> None:
         self._lone = lone
         self._writer = writer
-        # per loop with a leader waiting: how many writes were made since it yielded
-        self._joined: dict[asyncio.AbstractEventLoop, int] = {}
+        # per loop: the leader waiting in this loop iteration, if any
+        self._leaders: dict[asyncio.AbstractEventLoop, _Leader] = {}
 
     def join(self, job: Job) -> asyncio.Future[Any] | None:
         """Hand ``job`` to the writer thread at once if a leader of this loop iteration is
-        waiting (the write joins its iteration), and return the future of its outcome;
-        ``None`` when no leader waits: the caller must lead (:meth:`lead`).
+        waiting (the write joins its iteration; the leader's own write is queued first, so
+        writes reach the writer in the order they were made), and return the future of its
+        outcome; ``None`` when no leader waits: the caller must lead (:meth:`lead`).
 
         Not a coroutine: a joining write (all but one per iteration at 100+ FSMs) awaits
         the returned future directly, one frame less per write.
@@ -175,11 +226,13 @@ class Dispatcher:
             StoreError: the store is closed.
         """
         loop = asyncio.get_running_loop()
-        joined = self._joined.get(loop)
-        if joined is None:
+        leader = self._leaders.get(loop)
+        if leader is None:
             return None
-        self._joined[loop] = joined + 1
         writer = self._writer()  # raises the closed store's error
+        if leader.future is None:
+            leader.future = loop.create_future()
+            writer.put(leader.job, leader.future)
         future: asyncio.Future[Any] = loop.create_future()
         writer.put(job, future)
         return future
@@ -188,24 +241,35 @@ class Dispatcher:
         """Run ``job`` as the first write of this loop iteration and return its result, or
         raise its error.
 
-        It yields once; then commits alone if no other write joined meanwhile (no future,
-        no thread hop), else hands itself to the writer thread like the writes that joined
-        (they went there at once, so that it starts committing them while the loop is
-        still producing more).
+        It yields once; then commits alone if no other write joined meanwhile and lone
+        commits are allowed (no future, no thread hop), else waits for the writer thread
+        (the first write that joined queued this one ahead of itself, so that the writer
+        starts committing them while the loop is still producing more).
         """
         loop = asyncio.get_running_loop()
-        self._joined[loop] = 0
+        leader = self._leaders[loop] = _Leader(job)
         try:
             await asyncio.sleep(0)
         finally:
-            joined = self._joined.pop(loop)
-        if not joined:
-            ran, outcome = self._lone.run(job)
-            if ran:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                return outcome
-        writer = self._writer()  # raises the closed store's error
-        future: asyncio.Future[Any] = loop.create_future()
-        writer.put(job, future)
-        return await future
+            del self._leaders[loop]
+        if leader.future is None:
+            if self._lone.allowed:
+                ran, outcome = self._lone.run(job)
+                if ran:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                    return outcome
+            writer = self._writer()  # raises the closed store's error
+            leader.future = loop.create_future()
+            writer.put(job, leader.future)
+        return await leader.future
+
+
+class _Leader:
+    """The first write of a loop iteration, while it waits for others to join."""
+
+    __slots__ = ("future", "job")
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.future: asyncio.Future[Any] | None = None

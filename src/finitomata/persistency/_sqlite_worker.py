@@ -26,6 +26,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -102,6 +103,12 @@ def _future_loop(future: asyncio.Future[Any]) -> asyncio.AbstractEventLoop:
     return future.get_loop()
 
 
+class _Between(tuple[Any, Any]):
+    """A queued ``(fn, future)`` that runs outside any transaction (see ``put_between``)."""
+
+    __slots__ = ()
+
+
 class SQLiteThread:
     """One daemon thread owning one connection, fed through a queue.
 
@@ -149,6 +156,9 @@ class SQLiteThread:
         self._thread: threading.Thread | None = None
         self.batches = 0
         """Transactions committed or attempted (group-commit mode), for benchmarks."""
+        self.on_commit: Callable[[float], None] | None = None
+        """Called in the thread with the seconds each successful ``COMMIT`` of a batch took
+        (group-commit mode): how fast the disk flushes right now."""
 
     # ------------------------------------------------------------------ loop side
     async def start(self) -> None:
@@ -171,6 +181,14 @@ class SQLiteThread:
         """Queue ``fn`` with a future the caller made (on its running loop); the thread
         resolves it with the outcome, as for :meth:`submit`."""
         self._queue.put((fn, future))
+
+    def put_between(
+        self, fn: Callable[[sqlite3.Connection], Any], future: asyncio.Future[Any]
+    ) -> None:
+        """Like :meth:`put`, but ``fn`` runs alone, between two transactions (group-commit
+        mode), after the jobs queued before it and before those queued after it: for work
+        SQLite refuses inside a transaction, such as a WAL checkpoint."""
+        self._queue.put(_Between((fn, future)))
 
     async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(connection)`` in the thread and return its result (or raise its error)."""
@@ -215,10 +233,14 @@ class SQLiteThread:
 
     def _serve(self, conn: sqlite3.Connection) -> None:
         get, get_nowait, empty = self._queue.get, self._queue.get_nowait, self._queue.empty
+        held: object = None  # a job taken from the queue that must start the next round
         while True:
-            first = get()
+            first, held = (get() if held is None else held), None
             if first is _STOP:
                 return
+            if type(first) is _Between:
+                self._run_each(conn, [first])
+                continue
             jobs: list[Job] = [first]  # type: ignore[list-item]
             stop = False
             # this thread is the only consumer: not empty() means get_nowait() succeeds
@@ -226,6 +248,9 @@ class SQLiteThread:
                 item = get_nowait()
                 if item is _STOP:
                     stop = True
+                    break
+                if type(item) is _Between:
+                    held = item
                     break
                 jobs.append(item)  # type: ignore[arg-type]
             try:
@@ -239,6 +264,8 @@ class SQLiteThread:
                         conn.execute("ROLLBACK")
                 self._deliver([(job[1], False, exc) for job in jobs])  # done ones are skipped
             if stop:
+                if held is not None:
+                    self._run_each(conn, [held])
                 return
 
     def _run_each(self, conn: sqlite3.Connection, jobs: list[Job]) -> None:
@@ -267,7 +294,7 @@ class SQLiteThread:
             conn.execute("BEGIN IMMEDIATE")
             if self._bulk is not None and len(jobs) > 1:
                 if self._bulk_ok(conn, jobs):
-                    conn.execute("COMMIT")
+                    self._commit(conn)
                     _call_on_loops([job[1] for job in jobs], _future_loop, _resolve_none)
                     return []
                 conn.execute("ROLLBACK")
@@ -291,7 +318,7 @@ class SQLiteThread:
                 conn.execute("ROLLBACK")
                 self._deliver([(future, False, error)])
                 return [other for other in jobs if other is not job]
-            conn.execute("COMMIT")
+            self._commit(conn)
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -300,6 +327,17 @@ class SQLiteThread:
             return []
         self._deliver(outcomes)
         return []
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        on_commit = self.on_commit
+        if on_commit is None:
+            conn.execute("COMMIT")
+            return
+        started = time.perf_counter()
+        conn.execute("COMMIT")
+        # committed: a failing observer must not turn the batch into a failure
+        with contextlib.suppress(Exception):
+            on_commit(time.perf_counter() - started)
 
     def _bulk_ok(self, conn: sqlite3.Connection, jobs: list[Job]) -> bool:
         assert self._bulk is not None

@@ -13,11 +13,13 @@ Durability and speed:
     last acknowledged transitions may be lost, never torn, if the machine loses power. Loads
     go through a second (reader) connection and do not wait for commits.
 
-    Lone commits (``lone_commits``, on by default with ``"NORMAL"``): when a write is the only
-    one of its event-loop iteration and SQLite's write lock is free, it is committed right
-    away on the loop's thread through a third connection, saving the two thread wake-ups of
-    the writer thread (the latency of a single busy FSM); see ``_sqlite_inline``. Writes of
-    concurrent FSMs are group-committed by the writer thread either way.
+    Lone commits (``lone_commits``): when a write is the only one of its event-loop
+    iteration and SQLite's write lock is free, it is committed right away on the loop's
+    thread through a third connection, saving the two thread wake-ups of the writer thread
+    (the latency of a single busy FSM); see ``_sqlite_inline``. By default this happens
+    only while recent commits took at most ``lone_commit_budget`` (1 ms) on average, so on
+    a disk that flushes slowly every commit stays off the loop. Writes of concurrent FSMs
+    are group-committed by the writer thread either way.
 
 Failure semantics:
     A batch that fails (I/O error, full disk, locked or corrupt database, read-only file)
@@ -35,7 +37,7 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
@@ -105,9 +107,12 @@ class SQLiteStore(LabelledStore):
             only write of its loop iteration and SQLite's write lock is free right now,
             instead of handing it to the writer thread (two thread wake-ups less: the
             latency of one FSM's transitions). Concurrent writes are group-committed by the
-            writer thread either way. ``None`` (default): only with
-            ``synchronous="NORMAL"``, whose commits do not flush the disk; with ``"FULL"``
-            a lone commit would block the event loop for the length of a disk flush.
+            writer thread either way. A lone commit holds the event loop for as long as the
+            commit takes (a disk flush with ``"FULL"``). ``None`` (default): lone commits
+            while the recent commits took at most ``lone_commit_budget`` on average, so a
+            slow disk never stalls the loop for long; ``True``: always; ``False``: never.
+        lone_commit_budget: seconds (default 0.001), the longest moving average of recent
+            commit times at which ``lone_commits=None`` still commits on the loop.
 
     Raises:
         ValueError: an argument is out of range.
@@ -126,6 +131,7 @@ class SQLiteStore(LabelledStore):
         pragmas: Mapping[str, int | str] | None = None,
         read_only: bool = False,
         lone_commits: bool | None = None,
+        lone_commit_budget: float = 0.001,
     ) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', not {synchronous!r}")
@@ -135,6 +141,8 @@ class SQLiteStore(LabelledStore):
             raise ValueError("busy_timeout must be >= 0")
         if max_batch < 1:
             raise ValueError("max_batch must be >= 1")
+        if not lone_commit_budget > 0:
+            raise ValueError("lone_commit_budget must be > 0 seconds")
         for key in pragmas or {}:
             if not key.isidentifier():
                 raise ValueError(f"bad pragma name {key!r}")
@@ -147,7 +155,8 @@ class SQLiteStore(LabelledStore):
         self._max_batch = max_batch
         self._pragmas = dict(pragmas or {})
         self._read_only = read_only
-        self._lone_commits = synchronous == "NORMAL" if lone_commits is None else lone_commits
+        self._lone_commits = lone_commits is not False
+        self._lone_budget = lone_commit_budget if lone_commits is None else None
         self._writer: SQLiteThread | None = None
         self._lone: LoneCommitter | None = None
         self._dispatcher: Dispatcher | None = None
@@ -256,8 +265,12 @@ class SQLiteStore(LabelledStore):
                 await self.aclose()
                 raise
             self._lone = LoneCommitter(
-                conn, translate=self._translate, checkpoint=self._checkpoint_soon
+                conn,
+                translate=self._translate,
+                checkpoint=self._checkpoint_soon,
+                budget=self._lone_budget,
             )
+            writer.on_commit = self._lone.observe
             self._dispatcher = Dispatcher(self._lone, self._writer_thread)
 
     def _open_lone(self) -> sqlite3.Connection:
@@ -271,11 +284,21 @@ class SQLiteStore(LabelledStore):
             raise
         return conn
 
-    def _checkpoint_soon(self) -> None:
-        """Have the reader thread run a passive WAL checkpoint (lone commits never do)."""
-        reader = self._reader
-        if reader is not None:
-            reader.submit(_checkpoint).add_done_callback(_checkpoint_done)
+    def _checkpoint_soon(self, done: Callable[[], None]) -> None:
+        """Have the writer thread checkpoint the WAL between two transactions (lone commits
+        never do it themselves), then call ``done()`` on this loop, whatever happened."""
+        writer = self._writer
+        if writer is None:
+            done()
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def over(future: asyncio.Future[None]) -> None:
+            done()
+            _checkpoint_done(future)
+
+        future.add_done_callback(over)
+        writer.put_between(_checkpoint, future)
 
     async def _start_reader(self, writer: SQLiteThread | None) -> None:
         reader = SQLiteThread(
@@ -482,7 +505,23 @@ class SQLiteStore(LabelledStore):
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    """Checkpoint the WAL and have the next writer restart it from its beginning.
+
+    ``RESTART`` (not ``PASSIVE``): under a steady stream of lone commits a passive
+    checkpoint never catches up with the last frame, so the WAL never restarts and keeps
+    growing, and a flush of a growing file costs about twice a flush in place. It holds
+    writers off while it runs, so it waits at most ``_CHECKPOINT_WAIT_MS`` for them and
+    for readers of older snapshots, then gives up until the next request.
+    """
+    (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+    conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_WAIT_MS}")
+    try:
+        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
+
+_CHECKPOINT_WAIT_MS = 20
 
 
 def _checkpoint_done(future: asyncio.Future[None]) -> None:
