@@ -355,3 +355,21 @@ async def test_loops_on_several_threads_share_the_lone_connection(tmp_path: Path
             snap = await loaded(store, key(name))
             assert (snap.version, snap.payload) == (50, Item(name, 50))
         assert 0 < lone_commits(store) <= 150
+
+
+async def test_a_leader_left_by_an_abandoned_loop_is_ignored(tmp_path: Path) -> None:
+    from finitomata.persistency._sqlite_inline import _Leader
+
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        dispatcher = store._dispatcher
+        assert dispatcher is not None
+        dead = asyncio.new_event_loop()
+        try:
+            stale = _Leader(lambda c: None, dead)
+            dispatcher._leaders[threading.get_ident()] = stale
+            await write(store, key(), 1)
+            assert stale.future is None, "nothing was queued on the abandoned loop"
+            assert (await loaded(store, key())).version == 1
+            assert threading.get_ident() not in dispatcher._leaders
+        finally:
+            dead.close()

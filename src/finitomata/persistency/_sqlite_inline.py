@@ -49,6 +49,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any
 
 from ..errors import StoreError
@@ -210,8 +211,11 @@ class Dispatcher:
     def __init__(self, lone: LoneCommitter, writer: Callable[[], SQLiteThread]) -> None:
         self._lone = lone
         self._writer = writer
-        # per loop: the leader waiting in this loop iteration, if any
-        self._leaders: dict[asyncio.AbstractEventLoop, _Leader] = {}
+        # per thread (so per running loop): the leader waiting in this loop iteration.
+        # Keyed by thread, not by loop: a joining write then finds its loop in the entry
+        # instead of asking asyncio, whose get_running_loop() makes a getpid() system call
+        # (a tenth of a lone write's time with synchronous="NORMAL").
+        self._leaders: dict[int, _Leader] = {}
 
     def join(self, job: Job) -> asyncio.Future[Any] | None:
         """Hand ``job`` to the writer thread at once if a leader of this loop iteration is
@@ -225,9 +229,11 @@ class Dispatcher:
         Raises:
             StoreError: the store is closed.
         """
-        loop = asyncio.get_running_loop()
-        leader = self._leaders.get(loop)
+        leader = self._leaders.get(get_ident())
         if leader is None:
+            return None
+        loop = leader.loop
+        if not loop.is_running():  # left behind by a loop that was abandoned mid-write
             return None
         writer = self._writer()  # raises the closed store's error
         if leader.future is None:
@@ -247,11 +253,13 @@ class Dispatcher:
         starts committing them while the loop is still producing more).
         """
         loop = asyncio.get_running_loop()
-        leader = self._leaders[loop] = _Leader(job)
+        thread = get_ident()
+        leader = self._leaders[thread] = _Leader(job, loop)
         try:
             await asyncio.sleep(0)
         finally:
-            del self._leaders[loop]
+            if self._leaders.get(thread) is leader:
+                del self._leaders[thread]
         if leader.future is None:
             if self._lone.allowed:
                 ran, outcome = self._lone.run(job)
@@ -268,8 +276,9 @@ class Dispatcher:
 class _Leader:
     """The first write of a loop iteration, while it waits for others to join."""
 
-    __slots__ = ("future", "job")
+    __slots__ = ("future", "job", "loop")
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, loop: asyncio.AbstractEventLoop) -> None:
         self.job = job
+        self.loop = loop
         self.future: asyncio.Future[Any] | None = None
