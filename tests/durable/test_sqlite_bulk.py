@@ -14,7 +14,7 @@ import finitomata as fm
 from finitomata import FSMKey
 from finitomata.persistency import SQLiteStore, _sqlite_write
 from finitomata.persistency import _records as rec
-from finitomata.persistency._sqlite_write import CHUNK, StoreJob, write_many
+from finitomata.persistency._sqlite_write import CHUNK, SMALL_BATCH, StoreJob, write_many
 from finitomata.persistency.codecs import DEFAULT_CODEC
 
 from .helpers import Item, commit, loaded, write
@@ -37,8 +37,18 @@ async def batch(store: SQLiteStore, writes: list[tuple[FSMKey, int, int | None]]
     return results
 
 
-@pytest.mark.parametrize("rows", [2, CHUNK - 1, CHUNK, 100, 2 * CHUNK + 1])
-async def test_every_row_of_a_batch_gets_its_own_values(tmp_path: Path, rows: int) -> None:
+@pytest.fixture(params=["executemany-small", "multi-row"])
+def small_batch(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run with the default small-batch threshold, and with every batch multi-row."""
+    if request.param == "multi-row":
+        monkeypatch.setattr(_sqlite_write, "SMALL_BATCH", 0)
+    return _sqlite_write.SMALL_BATCH
+
+
+@pytest.mark.parametrize("rows", [2, CHUNK - 1, CHUNK, 100, 2 * CHUNK + 1, SMALL_BATCH + 1])
+async def test_every_row_of_a_batch_gets_its_own_values(
+    tmp_path: Path, rows: int, small_batch: int
+) -> None:
     async with SQLiteStore(tmp_path / "s.db") as store:
         keys = [key(f"f{i}") for i in range(rows)]
         assert await batch(store, [(k, 1, None) for k in keys]) == [None] * rows  # inserts
@@ -52,7 +62,7 @@ async def test_every_row_of_a_batch_gets_its_own_values(tmp_path: Path, rows: in
             )
 
 
-async def test_a_stale_row_inside_a_chunk_fails_alone(tmp_path: Path) -> None:
+async def test_a_stale_row_inside_a_chunk_fails_alone(tmp_path: Path, small_batch: int) -> None:
     async with SQLiteStore(tmp_path / "s.db") as store:
         keys = [key(f"f{i}") for i in range(100)]
         await batch(store, [(k, 1, None) for k in keys])
@@ -83,6 +93,8 @@ async def test_write_many_refuses_a_batch_with_a_lost_row(
 ) -> None:
     if not multi_row_update:  # the executemany fallback of SQLite without UPDATE ... FROM
         monkeypatch.setattr(_sqlite_write, "_MULTI_ROW_UPDATE", False)
+    else:  # every batch multi-row, even these 70 rows
+        monkeypatch.setattr(_sqlite_write, "SMALL_BATCH", 0)
     path = tmp_path / "s.db"
     async with SQLiteStore(path):
         pass  # the schema

