@@ -150,3 +150,29 @@ async def test_a_pickle_that_no_longer_loads_is_a_clear_error_never_a_fresh_star
     assert caught.value.type_name == "builtins:dict"
     with pytest.raises(SerializationError):
         await store.load(key, ConformanceFSM, {"fresh": True})
+
+
+async def test_a_payload_changing_shape_between_commits_is_kept_right(
+    store: MemoryStore,
+) -> None:
+    # the previous record's kind only picks how the copy is taken, never what is stored
+    key = FSMKey("default", "shape")
+    payloads: list[Any] = [
+        {"flat": 1},
+        {"nested": [1, 2]},
+        {"flat": 2},
+        {"flat": 3},
+        [1, [2]],
+        {"nested": {"deeper": [3]}},
+    ]
+    for version, payload in enumerate(payloads, start=1):
+        await store.store(
+            key,
+            Snapshot("shape", "idle", payload, version),
+            TransitionInfo("idle", "idle", "go", None, version - 1, 0.0),
+        )
+        got = await store.get("shape")
+        assert got is not None
+        assert got.payload == payload
+        assert got.payload is not payload
+        assert got.version == version

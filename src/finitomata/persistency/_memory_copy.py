@@ -201,63 +201,53 @@ def _shared(value: Any, atoms: frozenset[type] = _ATOMS) -> bool:
     return plan is not None and all(_shared(v) for v in plan(value))  # type: ignore[operator]
 
 
-def _keep(payload: Any) -> tuple[Any, type | None]:
+def _keep(
+    payload: Any, cls: type, nested: bool, atoms: frozenset[type] = _ATOMS
+) -> tuple[Any, type | None]:
+    """``(stored payload, pickled)`` for a payload that can change (see :data:`Record`);
+    ``nested``: skip looking for a flat container (the last commit's was not one)."""
+    if not nested and (cls is dict or cls is list):
+        for item in payload.values() if cls is dict else payload:
+            if type(item) not in atoms:
+                break
+        else:  # a flat container of atoms: copied in C, faster than its pickle
+            return payload.copy(), None
     try:
-        return _dumps(payload, _PROTOCOL), type(payload)
+        return _dumps(payload, _PROTOCOL), cls
     except Exception:  # pickle refuses it (a local class, a lambda, ...): copy it instead
         return copy_value(payload), None
 
 
-def freeze(snapshot: Snapshot, atoms: frozenset[type] = _ATOMS) -> Record:
-    """The record of a copy of ``snapshot`` taken now.
+def freeze(snapshot: Snapshot, previous: Record | None = None) -> Record:
+    """The record of a copy of ``snapshot`` taken now; ``previous``, the record it replaces,
+    tells what the payload was like last time (an FSM's payload keeps its shape).
 
-    A payload that can change is kept as its pickle: :func:`pickle.dumps` runs in C and is
-    two to three times faster than copying a ``dict``/``list`` tree object by object, and a
-    record is written at every commit but read only at FSM start and by ``get``. A pickle
-    keeps types exactly (``bytearray`` stays ``bytearray``, ``True`` stays ``bool``), shared
-    references and cycles. A payload pickle refuses (an instance of a local class, a lambda
-    inside) is copied with :func:`copy_value` instead; one neither can copy raises what
+    A payload that can never change is shared. A flat ``dict``/``list`` of such values is
+    copied in C. Any other payload is kept as its pickle: :func:`pickle.dumps` runs in C and
+    is two to three times faster than copying a tree object by object, and a record is
+    written at every commit but read only at FSM start and by ``get``. A pickle keeps types
+    exactly (``bytearray`` stays ``bytearray``, ``True`` stays ``bool``), shared references
+    and cycles. A payload pickle refuses (an instance of a local class, a lambda inside) is
+    copied with :func:`copy_value` instead; one neither can copy raises what
     :func:`copy.deepcopy` raised.
     """
     payload = snapshot.payload
     last_error = snapshot.last_error
-    cls: type = type(payload)
-    pickled: type | None
-    if last_error is None and (cls is dict or cls is list):
-        # the hot path of a commit of a mutable payload: a flat container of atoms is
-        # copied in C (faster than its pickle); anything deeper is pickled (_keep inlined)
-        for item in payload.values() if cls is dict else payload:
-            if type(item) not in atoms:
-                try:
-                    stored, pickled = _dumps(payload, _PROTOCOL), cls
-                except Exception:  # pickle refuses it (a local class, a lambda, ...)
-                    stored, pickled = copy_value(payload), None
-                break
-        else:
-            stored, pickled = payload.copy(), None
-        return (
-            snapshot.name,
-            snapshot.state,
-            snapshot.version,
-            snapshot.history,
-            None,
-            stored,
-            pickled,
-        )
-    if last_error is not None:
-        last_error = copy_failure(last_error)
-    if cls is dict or cls is list or not _shared(payload):
-        stored, pickled = _keep(payload)
-    elif last_error is None:
-        return snapshot
-    else:
+    cls = type(payload)
+    if cls is not dict and cls is not list and _shared(payload):
+        if last_error is None:
+            return snapshot
         stored, pickled = payload, None
+    else:
+        # a pickled previous payload was nested: do not look for a flat one again
+        nested = type(previous) is tuple and previous[6] is not None
+        stored, pickled = _keep(payload, cls, nested)
     return (
         snapshot.name,
         snapshot.state,
         snapshot.version,
         snapshot.history,
-        last_error,
+        None if last_error is None else copy_failure(last_error),
         stored,
         pickled,
     )

@@ -253,7 +253,7 @@ class MemoryStore:
                     store=repr(self),
                 )
             try:
-                snapshots[key] = freeze(snapshot)
+                snapshots[key] = freeze(snapshot, current)
             except Exception as exc:  # deepcopy of an uncopyable object raises anything
                 raise self._uncopyable(key, snapshot, exc) from exc
         finally:
