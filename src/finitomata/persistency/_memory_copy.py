@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._snapshot import FailureInfo, Snapshot
+from ._class_cache import remember
 
 __all__ = [
     "Record",
@@ -86,8 +87,7 @@ def _plan(cls: type) -> _Fields | None:
             plan = lambda value: (getter(value),)  # noqa: E731
         else:
             plan = operator.attrgetter(*names)
-    _shared_if[cls] = plan
-    return plan
+    return remember(_shared_if, cls, plan)
 
 
 def _copy(value: Any, atoms: frozenset[type] = _ATOMS) -> Any:

@@ -11,6 +11,7 @@ import threading
 from typing import Protocol, runtime_checkable
 
 from ...errors import SerializationError
+from .._class_cache import remember
 
 __all__ = [
     "Codec",
@@ -108,8 +109,7 @@ def importable_name(cls: type) -> str:
             type_name=name,
         )
     with _resolved_lock:
-        _resolved[cls] = name
-    return name
+        return remember(_resolved, cls, name)
 
 
 def resolve_type(name: str) -> type:

@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...errors import SerializationError
+from .._class_cache import remember
 from ._base import resolve_type
 from ._json_encode import TAG, has_default_reduce, is_pydantic_model
 
@@ -101,7 +102,9 @@ def _decode_dataclass(node: dict[str, Any]) -> Any:
     fields = _fields(node)
     init = _init_names.get(cls)
     if init is None:
-        init = _init_names[cls] = frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+        init = remember(
+            _init_names, cls, frozenset(f.name for f in dataclasses.fields(cls) if f.init)
+        )
     if init.issuperset(fields):
         return cls(**fields)
     obj = cls(**{k: v for k, v in fields.items() if k in init})

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ...errors import SerializationError
+from .._class_cache import remember
 from ._base import importable_name, type_name
 
 __all__ = ["TAG", "encode_tree", "has_default_reduce", "is_native", "is_pydantic_model"]
@@ -139,8 +140,10 @@ _ENCODERS: dict[type, _Encoder] = {
     complex: lambda v: {TAG: "complex", "ri": [v.real, v.imag]},
 }
 """Encoder of each class seen so far (builtins here from the start, user classes added by
-:func:`_encoder_for`). Filled under the GIL with plain assignments: a race only computes
-the same encoder twice."""
+:func:`_encoder_for`, bounded by :func:`~finitomata.persistency._class_cache.remember`).
+Filled under the GIL with plain assignments: a race only computes the same encoder twice."""
+_BUILTIN_ENCODERS = dict(_ENCODERS)
+"""What :data:`_ENCODERS` starts over from when it is full."""
 
 
 def _encoder_for(cls: type) -> _Encoder:
@@ -177,8 +180,7 @@ def _encoder_for(cls: type) -> _Encoder:
             "containers, strings or numbers); choose PickleCodec for others",
             type_name=type_name(cls),
         )
-    _ENCODERS[cls] = encoder
-    return encoder
+    return remember(_ENCODERS, cls, encoder, _BUILTIN_ENCODERS)
 
 
 def _dataclass_encoder(cls: type, name: str) -> _Encoder:
