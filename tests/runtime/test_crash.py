@@ -19,6 +19,7 @@ def crashing(where: str, *, resume_crash: bool = False) -> tuple[type[fm.FSM], l
     """An FSM over CYCLE whose ``where`` callback raises while entering/leaving ``running``
     when the payload says so."""
     seen: list[Any] = []
+    errors: list[Any] = []
 
     class F(fm.FSM, definition=CYCLE):
         def on_exit(self, state: str, snapshot: Snapshot) -> None:
@@ -32,9 +33,11 @@ def crashing(where: str, *, resume_crash: bool = False) -> tuple[type[fm.FSM], l
 
         def on_resume(self, snapshot: Snapshot) -> None:
             seen.append(("on_resume", snapshot.state, snapshot.version))
+            errors.append(snapshot.last_error)
             if resume_crash:
                 raise RuntimeError("on_resume bug")
 
+    F.errors = errors  # type: ignore[attr-defined]
     return F, seen
 
 
@@ -110,6 +113,8 @@ async def test_crash_loop_on_restart_is_bounded() -> None:
             await sup.transition("x", "start")
         assert not sup.alive("x")
         assert [s for s in seen if s[0] == "on_resume"] == [("on_resume", "running", 2)] * 3
+        errors = fsm.errors  # type: ignore[attr-defined]
+        assert [e.stage for e in errors] == ["on_enter"] * 3, "every attempt sees the crash"
         stats = sup.statistics()
         assert (stats.restarts, stats.failed) == (3, 1)
 
@@ -207,4 +212,5 @@ async def test_crash_is_recorded_as_a_failure_of_its_stage(where: str) -> None:
         snap = await sup.state("x")
         assert snap is not None
         assert (snap.state, snap.version, snap.last_error) == ("running", 2, failure)
+        assert fsm.errors[-1] == failure, "on_resume of the restart sees the crash"  # type: ignore[attr-defined]
         assert (await sup.transition("x", "finish")).last_error is None

@@ -76,7 +76,10 @@ class Lifecycle(Core):
         )
         await self._store_error(cell, committed, failure)
         await self._notify_failure(cell, failure)
+        # the reloaded snapshot carries the crash from the start, on_resume included
+        cell.passive_error = (committed.version, failure)
         await self._restart(cell)
+        cell.passive_error = None
         snap = cell.snapshot
         if cell.status == "live" and snap is not None and snap.version == committed.version:
             cell.snapshot = Snapshot(
@@ -176,10 +179,12 @@ class Lifecycle(Core):
                 )
             kept = cell.passive_error
             if kept is not None:
-                # Passivation is transparent: the failure of the latest event stays the
-                # snapshot's last_error unless the stored snapshot moved on meanwhile.
-                cell.passive_error = None
-                if mode == "rehydrate" and kept[0] == snap.version:
+                # Passivation is transparent, and a crash restart reloads its own failure:
+                # the failure of the latest event stays the snapshot's last_error (seen by
+                # on_resume too) unless the stored snapshot moved on meanwhile.
+                if mode != "restart":  # a failed restart attempt is retried: keep it
+                    cell.passive_error = None
+                if mode in ("rehydrate", "restart") and kept[0] == snap.version:
                     snap = Snapshot(
                         snap.name, snap.state, snap.payload, snap.version, snap.history, kept[1]
                     )
