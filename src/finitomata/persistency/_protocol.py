@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
+from ..errors import DefinitionMismatch
 
 if TYPE_CHECKING:
     from ..fsm import FSM
@@ -45,6 +46,29 @@ class Created:
 
 
 LoadResult = Loaded | Created
+
+
+def load_result(
+    key: FSMKey, snapshot: Snapshot, fsm: type[FSM], payload: object, *, store: str
+) -> Loaded | Created:
+    """What ``load`` returns for a ``snapshot`` found stored: ``Created(payload, version)``
+    when it is terminal (the name starts fresh and continues its versions), else
+    ``Loaded(snapshot)``.
+
+    Raises:
+        DefinitionMismatch: the stored state is not a state of ``fsm`` any more.
+    """
+    if snapshot.state == "*":
+        return Created(payload, snapshot.version)
+    spec = getattr(fsm, "spec", None)
+    if spec is not None and snapshot.state not in spec.states:
+        raise DefinitionMismatch(
+            f"stored state {snapshot.state!r} of FSM {key.name!r} (version "
+            f"{snapshot.version}) is not a state of {fsm.__qualname__}",
+            store=store,
+            name=key.name,
+        )
+    return Loaded(snapshot)
 
 
 @runtime_checkable

@@ -32,9 +32,9 @@ from typing import TYPE_CHECKING
 
 from .._config import memory_table
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import DefinitionMismatch, SerializationError, StaleSnapshot, StoreNotStarted
+from ..errors import SerializationError, StaleSnapshot, StoreNotStarted
 from ._memory_copy import Record, copy_failure, freeze, state_of, thaw, version_of
-from ._protocol import Created, Loaded
+from ._protocol import Created, Loaded, load_result
 from .codecs._base import type_name
 
 if TYPE_CHECKING:
@@ -184,16 +184,7 @@ class MemoryStore:
             return Created(payload, 0)
         if state_of(record) == "*":
             return Created(payload, version_of(record))
-        stored = self._thaw(key.name, record)
-        spec = getattr(fsm, "spec", None)
-        if spec is not None and stored.state not in spec.states:
-            raise DefinitionMismatch(
-                f"stored state {stored.state!r} of FSM {key.name!r} (version "
-                f"{stored.version}) is not a state of {fsm.__qualname__}",
-                store=repr(self),
-                name=key.name,
-            )
-        return Loaded(stored)
+        return load_result(key, self._thaw(key.name, record), fsm, payload, store=repr(self))
 
     async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:
         """Store a copy of ``snapshot`` if the stored version is ``info.expected_version``

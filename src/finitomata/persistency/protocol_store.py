@@ -28,9 +28,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
-from ..errors import DefinitionMismatch, SerializationError, StoreError, StoreNotStarted
+from ..errors import SerializationError, StoreError, StoreNotStarted
 from ._lifecycle import StartsOnEnter
-from ._protocol import Created, Loaded
+from ._protocol import Created, Loaded, load_result
 from .codecs._base import type_name
 
 if TYPE_CHECKING:
@@ -214,17 +214,7 @@ class ProtocolStore(StartsOnEnter):
                 store=repr(self),
                 name=key.name,
             )
-        if found.state == "*":
-            return Created(payload, found.version)
-        spec = getattr(fsm, "spec", None)
-        if spec is not None and found.state not in spec.states:
-            raise DefinitionMismatch(
-                f"stored state {found.state!r} of FSM {key.name!r} is not a state of "
-                f"{fsm.__qualname__}",
-                store=repr(self),
-                name=key.name,
-            )
-        return Loaded(found)
+        return load_result(key, found, fsm, payload, store=repr(self))
 
     async def store(self, key: FSMKey, snapshot: Snapshot, info: TransitionInfo) -> None:
         """Delegate to ``snapshot.payload.store(key, snapshot, info)``."""
