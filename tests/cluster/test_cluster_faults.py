@@ -69,14 +69,28 @@ async def test_killed_host_restarts_and_every_fsm_answers(
     assert snap.version == acked[names[0]].version + 1
 
 
+async def worker_alive(worker: str, within: float = 30.0) -> None:
+    """Wait until Ray's node table shows ``worker`` alive (a node added by an earlier test
+    may not be schedulable yet). Ray offers no event for it: poll, bounded."""
+    deadline = time.monotonic() + within
+    while not any(n["NodeID"] == worker and n.get("Alive") for n in ray.nodes()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"worker node {worker} is not alive after {within} s")
+        await asyncio.sleep(0.1)
+
+
 async def on_worker(cs: ClusterSupervisor, worker: str) -> list[int]:
-    """The hosts running on the worker node. Their soft affinity may have sent them to the
-    head node when the worker looked unavailable under load: restart those (bounded)."""
-    for _ in range(3):
+    """The hosts running on the worker node. Their soft affinity sends them to the head node
+    when the worker does not look schedulable yet (just added, or the machine under load):
+    then wait until it does and restart the hosts there (bounded)."""
+    for attempt in range(10):
         placed = cs.statistics().hosts
         moved = [h.host for h in placed if h.node_id == worker]
         if moved:
             return moved
+        await worker_alive(worker)
+        if attempt:  # the scheduler's view lags the node table: give it a moment
+            await asyncio.sleep(0.2 * attempt)
         for handle in cs.hosts:
             ray.kill(handle, no_restart=False)
         await asyncio.gather(*(h.ready.remote() for h in cs.hosts))
