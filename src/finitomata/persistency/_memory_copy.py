@@ -201,47 +201,51 @@ def _shared(value: Any, atoms: frozenset[type] = _ATOMS) -> bool:
     return plan is not None and all(_shared(v) for v in plan(value))  # type: ignore[operator]
 
 
-def _keep(
-    payload: Any, cls: type, nested: bool, atoms: frozenset[type] = _ATOMS
-) -> tuple[Any, type | None]:
-    """``(stored payload, pickled)`` for a payload that can change (see :data:`Record`);
-    ``nested``: skip looking for a flat container (the last commit's was not one)."""
-    if not nested and (cls is dict or cls is list):
-        for item in payload.values() if cls is dict else payload:
-            if type(item) not in atoms:
-                break
-        else:  # a flat container of atoms: copied in C, faster than its pickle
-            return payload.copy(), None
+def _pickle(payload: Any, cls: type) -> tuple[Any, type | None]:
+    """``(stored payload, pickled)`` for a payload that can change and is not a flat
+    container (see :data:`Record`)."""
     try:
         return _dumps(payload, _PROTOCOL), cls
     except Exception:  # pickle refuses it (a local class, a lambda, ...): copy it instead
         return copy_value(payload), None
 
 
-def freeze(snapshot: Snapshot, previous: Record | None = None) -> Record:
+def freeze(
+    snapshot: Snapshot, previous: Record | None = None, atoms: frozenset[type] = _ATOMS
+) -> Record:
     """The record of a copy of ``snapshot`` taken now; ``previous``, the record it replaces,
     tells what the payload was like last time (an FSM's payload keeps its shape).
 
-    A payload that can never change is shared. A flat ``dict``/``list`` of such values is
-    copied in C. Any other payload is kept as its pickle: :func:`pickle.dumps` runs in C and
-    is two to three times faster than copying a tree object by object, and a record is
-    written at every commit but read only at FSM start and by ``get``. A pickle keeps types
-    exactly (``bytearray`` stays ``bytearray``, ``True`` stays ``bool``), shared references
-    and cycles. A payload pickle refuses (an instance of a local class, a lambda inside) is
-    copied with :func:`copy_value` instead; one neither can copy raises what
-    :func:`copy.deepcopy` raised.
+    A flat ``dict``/``list`` of values that can never change is copied in C (checked
+    first, inline: it is the most common mutable payload, and this runs at every commit).
+    A payload that can never change is shared. Any other payload is kept as its pickle:
+    :func:`pickle.dumps` runs in C and is two to three times faster than copying a tree
+    object by object, and a record is written at every commit but read only at FSM start
+    and by ``get``. A pickle keeps types exactly (``bytearray`` stays ``bytearray``,
+    ``True`` stays ``bool``), shared references and cycles. A payload pickle refuses (an
+    instance of a local class, a lambda inside) is copied with :func:`copy_value` instead;
+    one neither can copy raises what :func:`copy.deepcopy` raised.
     """
     payload = snapshot.payload
     last_error = snapshot.last_error
     cls = type(payload)
-    if cls is not dict and cls is not list and _shared(payload):
+    if cls is dict or cls is list:
+        # a pickled previous payload was nested: do not look for a flat one again
+        if type(previous) is tuple and previous[6] is not None:
+            stored, pickled = _pickle(payload, cls)
+        else:
+            for item in payload.values() if cls is dict else payload:
+                if type(item) not in atoms:
+                    stored, pickled = _pickle(payload, cls)
+                    break
+            else:  # a flat container of atoms: copied in C, faster than its pickle
+                stored, pickled = payload.copy(), None
+    elif _shared(payload):
         if last_error is None:
             return snapshot
         stored, pickled = payload, None
     else:
-        # a pickled previous payload was nested: do not look for a flat one again
-        nested = type(previous) is tuple and previous[6] is not None
-        stored, pickled = _keep(payload, cls, nested)
+        stored, pickled = _pickle(payload, cls)
     return (
         snapshot.name,
         snapshot.state,
