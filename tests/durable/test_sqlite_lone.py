@@ -231,13 +231,14 @@ async def test_lone_commits_ask_the_writer_for_checkpoints(tmp_path: Path) -> No
         ran: list[object] = []
         original = lone._checkpoint
 
-        def counted(done: Callable[[], None]) -> None:
+        def counted(done: Callable[[int | None], None]) -> None:
             ran.append(None)
             original(done)
 
         lone._checkpoint = counted
         lone._every = 5
-        for version in range(1, 12):
+        lone._frames = 8  # then 8 commits apart (the fewest: a commit writes a frame or more)
+        for version in range(1, 21):
             await write(store, key(), version)
             if version == 5:
                 assert lone._checkpointing, "writes wait for the checkpoint"
@@ -246,8 +247,8 @@ async def test_lone_commits_ask_the_writer_for_checkpoints(tmp_path: Path) -> No
             # one is done, so is any checkpoint asked for before, and the pause is over
             await writer.call(lambda c: None)
             assert not lone._checkpointing
-        assert lone_commits(store) == 11
-        assert len(ran) == 2  # after the 5th and the 10th lone commit
+        assert lone_commits(store) == 20
+        assert len(ran) == 2  # after the 5th and the 13th lone commit
         # both checkpoints ran: the WAL holds only what was committed after the last one
         busy, log, done = await reader.call(
             lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -305,6 +306,7 @@ async def test_a_steady_stream_of_lone_commits_keeps_the_wal_small(tmp_path: Pat
     async with SQLiteStore(path, lone_commits=True, synchronous="NORMAL") as store:
         assert store._lone is not None
         store._lone._every = 20
+        store._lone._frames = 20  # the checkpoints keep about 20 frames apart
         for version in range(1, 401):
             await write(store, key(), version)
         assert lone_commits(store) > 300  # those made during a checkpoint go to the writer
@@ -323,7 +325,7 @@ async def test_a_failed_checkpoint_request_does_not_fail_the_commit(
     async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
         assert store._lone is not None
 
-        def broken(done: Callable[[], None]) -> None:
+        def broken(done: Callable[[int | None], None]) -> None:
             raise RuntimeError("no writer")
 
         store._lone._checkpoint = broken
@@ -373,3 +375,106 @@ async def test_a_leader_left_by_an_abandoned_loop_is_ignored(tmp_path: Path) -> 
             assert threading.get_ident() not in dispatcher._leaders
         finally:
             dead.close()
+
+
+async def test_a_write_nothing_can_join_commits_without_yielding_until_the_poll_bound(
+    tmp_path: Path,
+) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        assert store._dispatcher is not None
+        clock = _Clock()
+        store._dispatcher._clock = clock
+        loop = asyncio.get_running_loop()
+        await write(store, key(), 1)  # the first write of this thread yields once
+        polled: list[int] = []
+        # a due timer runs only when the loop gets control back: it counts the yields
+        loop.call_later(0, polled.append, 1)
+        for version in range(2, 12):
+            await write(store, key(), version)
+        assert polled == [], "ten writes with nothing to join: the loop never got control"
+        assert lone_commits(store) == 11
+        clock.now += 0.002  # longer than POLL_EVERY since the last yield
+        await write(store, key(), 12)
+        yielded = store._dispatcher._threads[threading.get_ident()].yielded
+        assert yielded == clock.now, "the poll bound made the write yield to the loop"
+        assert lone_commits(store) == 12, "and then commit alone"
+        await loaded(store, key())  # a read waits for a thread: the loop runs the timer
+        assert polled == [1]
+
+
+async def test_a_write_yields_when_another_callback_waits(tmp_path: Path) -> None:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+        assert store._dispatcher is not None
+        store._dispatcher._clock = _Clock()  # the poll bound never passes
+        await write(store, key("a"), 1)
+        await write(store, key("b"), 1)
+        before = store.batches
+        # two FSMs writing in the same iteration: the first must yield so the second joins
+        await asyncio.gather(write(store, key("a"), 2), write(store, key("b"), 2))
+        assert store.batches - before == 1, "the two writes shared one transaction"
+        ran: list[int] = []
+        asyncio.get_running_loop().call_soon(ran.append, 1)
+        await write(store, key("a"), 3)
+        assert ran == [1], "a waiting callback ran before the write was acknowledged"
+
+
+def test_a_store_used_by_one_loop_after_another_on_one_thread(tmp_path: Path) -> None:
+    # the dispatcher remembers each thread's loop: a loop that ended must not be reused
+    store = SQLiteStore(tmp_path / "s.db", synchronous="NORMAL")
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def first() -> None:
+        await store.start()
+        await write(store, key(), 1)
+        await asyncio.gather(write(store, key("b"), 1), write(store, key("c"), 1))
+        loops.append(asyncio.get_running_loop())
+
+    async def second() -> None:
+        await write(store, key(), 2)
+        await asyncio.gather(write(store, key("b"), 2), write(store, key("c"), 2))
+        assert store._dispatcher is not None
+        seen = store._dispatcher._threads[threading.get_ident()]
+        assert seen.loop is asyncio.get_running_loop()
+        assert seen.loop is not loops[0]
+        for name in ("fsm", "b", "c"):
+            assert (await loaded(store, key(name))).version == 2
+        await store.aclose()
+
+    asyncio.run(first())
+    asyncio.run(second())
+
+
+def test_checkpoints_are_spaced_by_the_frames_the_last_one_found() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    asked: list[Callable[[int | None], None]] = []
+    lone = LoneCommitter(
+        conn,
+        translate=lambda exc: fm.StoreIOError(str(exc)),
+        checkpoint=asked.append,
+        checkpoint_every=10,
+        checkpoint_frames=60,
+    )
+    try:
+        for _ in range(10):
+            assert lone.run(lambda c: None)[0]
+        assert len(asked) == 1, "asked after checkpoint_every commits"
+        asked[0](30)  # three frames per commit: 60 frames is 20 commits
+        assert lone._every == 20
+        asked.clear()
+        for _ in range(20):
+            assert lone.run(lambda c: None)[0]
+        assert len(asked) == 1
+        asked[0](None)  # failed or gave up: the spacing stays
+        assert lone._every == 20
+        asked.clear()
+        for _ in range(20):
+            assert lone.run(lambda c: None)[0]
+        asked[0](20 * 600)  # rows of many pages: never fewer than a few commits apart
+        assert lone._every == 8
+        asked.clear()
+        for _ in range(8):
+            assert lone.run(lambda c: None)[0]
+        asked[0](1)  # writes that fit in fewer frames: never more than checkpoint_frames
+        assert lone._every == 60
+    finally:
+        lone.close()

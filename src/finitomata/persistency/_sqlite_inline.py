@@ -12,6 +12,13 @@ How, per event loop (a store may serve several):
    writer thread, then its own; later ones queue theirs at once, as without lone commits.
    So every caller yields to the loop at least once, concurrency (FSMs writing in the same
    iteration) is seen, and writes reach the writer in the order they were made.
+   Unless no write can join: when the loop has no callback waiting to run (its ready
+   queue is empty), the yield would resume the leader first, so the leader commits at once
+   (step 2), without the loop iteration the yield costs (a third of a commit's time with
+   ``synchronous="NORMAL"``). It still yields at least every ``poll_every`` seconds of
+   such writes, so that a caller committing in a tight loop lets the event loop poll for
+   I/O and timers. Only loops that expose asyncio's ready queue (``BaseEventLoop``) take
+   this path; on others every leader yields.
 2. A leader nobody joined commits its write right there, on the lone connection, if lone
    commits are allowed now (see below), that connection is free and SQLite's write lock
    can be taken without waiting (``BEGIN IMMEDIATE`` with ``busy_timeout = 0``).
@@ -28,7 +35,9 @@ to the writer thread, and lone commits come back once commits are fast again.
 
 The lone connection never runs a WAL checkpoint itself (``wal_autocheckpoint = 0``: a
 checkpoint flushes the database file, which must not happen on an event loop's thread);
-every ``checkpoint_every`` lone commits it asks the store's writer thread for one, and
+every so many lone commits (about ``CHECKPOINT_FRAMES`` WAL frames' worth, SQLite's own
+threshold, learnt from the frames each checkpoint finds) it asks the store's writer thread
+for one, and
 sends writes to the writer thread until it is over. That checkpoint must let the WAL restart
 from its beginning: a WAL that keeps growing makes every commit's flush also flush the
 file's new size, which doubled the commit time here. A checkpoint that runs while lone
@@ -55,12 +64,22 @@ from typing import Any
 from ..errors import StoreError
 from ._sqlite_worker import SQLiteThread
 
-__all__ = ["Dispatcher", "LoneCommitter"]
+__all__ = ["CHECKPOINT_FRAMES", "POLL_EVERY", "Dispatcher", "LoneCommitter"]
 
 log = logging.getLogger("finitomata.persistency")
 
 _BUSY = 5
 _LOCKED = 6
+POLL_EVERY = 0.001
+"""Longest time (seconds) writes that nothing could join commit without yielding to the
+event loop (see the module docstring)."""
+CHECKPOINT_FRAMES = 1000
+"""WAL frames between two checkpoints of lone commits (SQLite's default
+``wal_autocheckpoint``)."""
+_MIN_EVERY = 8
+"""Fewest lone commits between two checkpoint requests (rows of many pages each)."""
+_THREADS_KEPT = 64
+"""Most threads a :class:`Dispatcher` remembers (their loop and last yield)."""
 _WEIGHT = 0.2
 """Weight of the newest commit time in the moving average of :class:`LoneCommitter`."""
 
@@ -79,8 +98,14 @@ class LoneCommitter:
             made with ``check_same_thread=False``; owned from now on.
         translate: maps a ``sqlite3.Error`` to the :class:`StoreError` callers see.
         checkpoint: ``checkpoint(done)`` asks for a WAL checkpoint elsewhere (never on this
-            thread) and has ``done()`` called once it is over, whatever its outcome.
-        checkpoint_every: lone commits between two checkpoint requests.
+            thread) and has ``done(frames)`` called once it is over, whatever its outcome:
+            ``frames`` is the number of frames the WAL held when it ran, ``None`` when it
+            failed or gave up.
+        checkpoint_every: lone commits before the first checkpoint request.
+        checkpoint_frames: WAL frames (pages) wanted between two checkpoints: after each
+            checkpoint, the number of lone commits until the next one is set from the frames
+            it found per commit, so that the WAL holds about this many (the default is
+            SQLite's own automatic checkpoint threshold).
         budget: longest moving average of commit times (seconds) at which lone commits
             still run; ``None``: no limit.
         clock: the clock commits are timed with.
@@ -91,8 +116,9 @@ class LoneCommitter:
         conn: sqlite3.Connection,
         *,
         translate: Callable[[sqlite3.Error], StoreError],
-        checkpoint: Callable[[Callable[[], None]], None],
+        checkpoint: Callable[[Callable[[int | None], None]], None],
         checkpoint_every: int = 250,
+        checkpoint_frames: int = CHECKPOINT_FRAMES,
         budget: float | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
@@ -103,6 +129,7 @@ class LoneCommitter:
         self._translate = translate
         self._checkpoint = checkpoint
         self._every = checkpoint_every
+        self._frames = checkpoint_frames
         self._since_checkpoint = 0
         self._checkpointing = False
         self._budget = budget
@@ -186,8 +213,11 @@ class LoneCommitter:
                 log.exception("SQLiteStore: could not request a WAL checkpoint")
         return result
 
-    def _checkpointed(self) -> None:
+    def _checkpointed(self, frames: int | None) -> None:
         self._checkpointing = False
+        if frames:  # frames per commit of the last cycle (writes of other connections too)
+            every = round(self._every * self._frames / frames)
+            self._every = max(_MIN_EVERY, min(self._frames, every))
 
     def close(self) -> None:
         """Close the connection (waits for a lone commit in progress). Idempotent."""
@@ -208,9 +238,20 @@ class Dispatcher:
         writer: returns the writer thread, or raises the error for a closed store.
     """
 
-    def __init__(self, lone: LoneCommitter, writer: Callable[[], SQLiteThread]) -> None:
+    def __init__(
+        self,
+        lone: LoneCommitter,
+        writer: Callable[[], SQLiteThread],
+        *,
+        poll_every: float = POLL_EVERY,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self._lone = lone
         self._writer = writer
+        self._poll_every = poll_every
+        self._clock = clock
+        # per thread: its running loop and when a leader last yielded to it
+        self._threads: dict[int, _Thread] = {}
         # per thread (so per running loop): the leader waiting in this loop iteration.
         # Keyed by thread, not by loop: a joining write then finds its loop in the entry
         # instead of asking asyncio, whose get_running_loop() makes a getpid() system call
@@ -247,19 +288,29 @@ class Dispatcher:
         """Run ``job`` as the first write of this loop iteration and return its result, or
         raise its error.
 
-        It yields once; then commits alone if no other write joined meanwhile and lone
-        commits are allowed (no future, no thread hop), else waits for the writer thread
+        It commits alone at once when nothing can join it (see :meth:`_alone`) and lone
+        commits are allowed. Otherwise it yields once; then commits alone if no other write
+        joined meanwhile and lone commits are allowed (no future, no thread hop), else waits
+        for the writer thread
         (the first write that joined queued this one ahead of itself, so that the writer
         starts committing them while the loop is still producing more).
         """
-        loop = asyncio.get_running_loop()
         thread = get_ident()
+        seen = self._thread(thread)
+        loop = seen.loop
+        if self._alone(seen) and self._lone.allowed:
+            ran, outcome = self._lone.run(job)
+            if ran:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                return outcome
         leader = self._leaders[thread] = _Leader(job, loop)
         try:
             await asyncio.sleep(0)
         finally:
             if self._leaders.get(thread) is leader:
                 del self._leaders[thread]
+            seen.yielded = self._clock()
         if leader.future is None:
             if self._lone.allowed:
                 ran, outcome = self._lone.run(job)
@@ -271,6 +322,41 @@ class Dispatcher:
             leader.future = loop.create_future()
             writer.put(job, leader.future)
         return await leader.future
+
+    def _thread(self, thread: int) -> _Thread:
+        """What this dispatcher knows of ``thread``: its running loop (found without
+        ``asyncio.get_running_loop()``, whose ``getpid()`` system call cost an eighth of a
+        lone write with ``synchronous="NORMAL"``, when the loop seen last on this thread is
+        still the one running it) and when a leader last yielded to that loop."""
+        seen = self._threads.get(thread)
+        # asyncio's loops record the thread running them; other loops are asked each time
+        if seen is None or getattr(seen.loop, "_thread_id", None) != thread:
+            loop = asyncio.get_running_loop()
+            if seen is None or seen.loop is not loop:
+                if len(self._threads) >= _THREADS_KEPT:
+                    self._threads.clear()  # threads that ran loops and ended: forget them
+                seen = self._threads[thread] = _Thread(loop)
+        return seen
+
+    def _alone(self, seen: _Thread) -> bool:
+        """Whether no other write can join one led now on the loop of ``seen`` (nothing
+        waits in its ready queue: a yield would resume the leader first) and a leader
+        yielded to that loop less than ``poll_every`` seconds ago."""
+        ready = getattr(seen.loop, "_ready", None)
+        if ready is None or ready:
+            return False
+        yielded = seen.yielded
+        return yielded is not None and self._clock() - yielded < self._poll_every
+
+
+class _Thread:
+    """A thread's running loop, and when a leader last yielded to it."""
+
+    __slots__ = ("loop", "yielded")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.yielded: float | None = None
 
 
 class _Leader:

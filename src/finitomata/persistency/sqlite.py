@@ -284,18 +284,18 @@ class SQLiteStore(LabelledStore):
             raise
         return conn
 
-    def _checkpoint_soon(self, done: Callable[[], None]) -> None:
+    def _checkpoint_soon(self, done: Callable[[int | None], None]) -> None:
         """Have the writer thread checkpoint the WAL between two transactions (lone commits
-        never do it themselves), then call ``done()`` on this loop, whatever happened."""
+        never do it themselves), then call ``done(frames)`` on this loop, whatever happened
+        (``frames``: the WAL's frames when it ran; ``None``: it failed or gave up)."""
         writer = self._writer
         if writer is None:
-            done()
+            done(None)
             return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
 
-        def over(future: asyncio.Future[None]) -> None:
-            done()
-            _checkpoint_done(future)
+        def over(future: asyncio.Future[int | None]) -> None:
+            done(_checkpoint_done(future))
 
         future.add_done_callback(over)
         writer.put_between(_checkpoint, future)
@@ -504,8 +504,9 @@ class SQLiteStore(LabelledStore):
         return 0 if self._writer is None else self._writer.batches
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    """Checkpoint the WAL and have the next writer restart it from its beginning.
+def _checkpoint(conn: sqlite3.Connection) -> int | None:
+    """Checkpoint the WAL and have the next writer restart it from its beginning; the
+    frames the WAL held, or ``None`` when the checkpoint gave up (busy).
 
     ``RESTART`` (not ``PASSIVE``): under a steady stream of lone commits a passive
     checkpoint never catches up with the last frame, so the WAL never restarts and keeps
@@ -516,17 +517,23 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
     (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
     conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_WAIT_MS}")
     try:
-        conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
+        busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+    return None if busy else int(frames)
 
 
 _CHECKPOINT_WAIT_MS = 20
 
 
-def _checkpoint_done(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
+def _checkpoint_done(future: asyncio.Future[int | None]) -> int | None:
+    """The frames a finished checkpoint found, or ``None`` (a failure is logged)."""
+    if future.cancelled():
+        return None
+    if future.exception() is not None:
         log.warning("SQLiteStore: WAL checkpoint failed: %r", future.exception())
+        return None
+    return future.result()
 
 
 def _prefixed(alias: str) -> str:
