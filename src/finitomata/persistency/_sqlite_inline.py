@@ -37,12 +37,12 @@ The lone connection never runs a WAL checkpoint itself (``wal_autocheckpoint = 0
 checkpoint flushes the database file, which must not happen on an event loop's thread);
 every so many lone commits (about ``CHECKPOINT_FRAMES`` WAL frames' worth, SQLite's own
 threshold, learnt from the frames each checkpoint finds) it asks the store's writer thread
-for one, and
-sends writes to the writer thread until it is over. That checkpoint must let the WAL restart
-from its beginning: a WAL that keeps growing makes every commit's flush also flush the
-file's new size, which doubled the commit time here. A checkpoint that runs while lone
-commits go on rarely catches up with the last frame (so the WAL never restarts): queued on
-the writer thread, with lone commits paused, nothing of this store writes meanwhile.
+for one, and sends writes to the writer thread until it is over. That checkpoint must let
+the WAL restart from its beginning: a WAL that keeps growing makes every commit's flush
+also flush the file's new size, which doubled the commit time here. A checkpoint that runs
+while lone commits go on rarely catches up with the last frame (so the WAL never restarts):
+queued on the writer thread, with lone commits paused, nothing of this store writes
+meanwhile.
 
 Semantics are the writer thread's for a batch of one: ``StaleSnapshot`` before anything is
 written, any other failure rolled back and translated, the caller acknowledged only after
