@@ -469,6 +469,11 @@ def test_checkpoints_are_spaced_by_the_frames_the_last_one_found() -> None:
         asked.clear()
         for _ in range(20):
             assert lone.run(lambda c: None)[0]
+        asked[0](0)  # an empty WAL (another connection restarted it): the spacing stays
+        assert lone._every == 20
+        asked.clear()
+        for _ in range(20):
+            assert lone.run(lambda c: None)[0]
         asked[0](20 * 600)  # rows of many pages: never fewer than a few commits apart
         assert lone._every == 8
         asked.clear()

@@ -215,7 +215,8 @@ class LoneCommitter:
 
     def _checkpointed(self, frames: int | None) -> None:
         self._checkpointing = False
-        if frames:  # frames per commit of the last cycle (writes of other connections too)
+        if frames is not None and frames > 0:  # frames per commit of the last cycle
+            # (other connections' writes count too: checkpoints only come sooner then)
             every = round(self._every * self._frames / frames)
             self._every = max(_MIN_EVERY, min(self._frames, every))
 

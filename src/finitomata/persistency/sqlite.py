@@ -520,7 +520,7 @@ def _checkpoint(conn: sqlite3.Connection) -> int | None:
         busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
-    return None if busy else int(frames)
+    return None if busy or frames < 0 else int(frames)  # -1: not in WAL mode
 
 
 _CHECKPOINT_WAIT_MS = 20
