@@ -380,7 +380,8 @@ async def test_a_leader_left_by_an_abandoned_loop_is_ignored(tmp_path: Path) -> 
 async def test_a_write_nothing_can_join_commits_without_yielding_until_the_poll_bound(
     tmp_path: Path,
 ) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    # lone_commits=True: no budget, so a slow machine cannot send writes to the writer thread
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         assert store._dispatcher is not None
         clock = _Clock()
         store._dispatcher._clock = clock
