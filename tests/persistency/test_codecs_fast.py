@@ -219,7 +219,7 @@ def test_a_history_that_is_not_a_list_is_an_error_naming_the_fsm(text: str) -> N
     good = rec.encode_snapshot(
         Snapshot("n", "b", {}, 1, ("a",)), _info(), CODEC, store="s", key=key
     )
-    bad = dataclasses.replace(good, history=text)
+    bad = good._replace(history=text)
     with pytest.raises(fm.SerializationError, match="cannot be decoded") as caught:
         rec.decode_snapshot(key, bad, store="s")
     assert caught.value.name == "n"

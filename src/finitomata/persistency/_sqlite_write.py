@@ -129,34 +129,12 @@ class StoreJob:
         label: str,
     ) -> None:
         self.key = key
-        # the statement's parameters, built once (by the caller, off the writer thread)
+        # the statement's parameters, built once (by the caller, off the writer thread);
+        # the row's fields are in the statements' column order
         self.params: tuple[Any, ...] = (
-            (
-                key.supervisor,
-                key.name,
-                row.state,
-                row.payload,
-                row.codec,
-                row.version,
-                row.definition_hash,
-                row.history,
-                row.last_error,
-                row.updated_at,
-            )
-            if expected == 0  # INSERT: a first commit (no row is ever stored at version 0)
-            else (
-                row.state,
-                row.payload,
-                row.codec,
-                row.version,
-                row.definition_hash,
-                row.history,
-                row.last_error,
-                row.updated_at,
-                key.supervisor,
-                key.name,
-                expected,
-            )
+            (*key, *row)  # INSERT: a first commit (no row is ever stored at version 0)
+            if expected == 0
+            else (*row, *key, expected)  # UPDATE ... WHERE supervisor, name, version
         )
         self.expected = expected
         self.line = line
