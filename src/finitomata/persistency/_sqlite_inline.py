@@ -166,7 +166,7 @@ class LoneCommitter:
             (``outcome`` is the exception for the caller: ``StaleSnapshot``, a translated
             :class:`StoreError`, or what the job raised).
         """
-        if self._checkpointing or not self._lock.acquire(blocking=False):
+        if self._checkpointing or not self._lock.acquire(False):  # positional: cheaper
             return False, None
         try:
             conn = self._conn
@@ -231,8 +231,9 @@ class LoneCommitter:
 class Dispatcher:
     """Routes the writes of one store: lone ones to a :class:`LoneCommitter`, the rest to
     the writer thread (see the module docstring). A write is
-    ``future = dispatcher.join(job)``, then ``await future``, or ``await dispatcher.lead(job)``
-    when ``future`` is ``None``.
+    ``future = dispatcher.join(job)``, then ``await future``; when ``future`` is ``None``,
+    ``ran, outcome = dispatcher.alone(job)`` (committed alone when ``ran``), else
+    ``await dispatcher.lead(job)``.
 
     Args:
         lone: the lone committer.
@@ -285,26 +286,27 @@ class Dispatcher:
         writer.put(job, future)
         return future
 
+    def alone(self, job: Job) -> tuple[bool, Any]:
+        """Commit ``job`` alone now if nothing can join it (see :meth:`_alone`) and lone
+        commits are allowed: ``(True, its result or the exception to raise)``; else
+        ``(False, None)``, and the caller leads (:meth:`lead`). Not a coroutine: a write
+        that commits alone makes no frame and no yield beyond this call."""
+        if not self._alone(self._thread(get_ident())) or not self._lone.allowed:
+            return False, None
+        return self._lone.run(job)
+
     async def lead(self, job: Job) -> Any:
         """Run ``job`` as the first write of this loop iteration and return its result, or
         raise its error.
 
-        It commits alone at once when nothing can join it (see :meth:`_alone`) and lone
-        commits are allowed. Otherwise it yields once; then commits alone if no other write
-        joined meanwhile and lone commits are allowed (no future, no thread hop), else waits
-        for the writer thread
+        It yields once; then commits alone if no other write joined meanwhile and lone
+        commits are allowed (no future, no thread hop), else waits for the writer thread
         (the first write that joined queued this one ahead of itself, so that the writer
         starts committing them while the loop is still producing more).
         """
         thread = get_ident()
         seen = self._thread(thread)
         loop = seen.loop
-        if self._alone(seen) and self._lone.allowed:
-            ran, outcome = self._lone.run(job)
-            if ran:
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                return outcome
         leader = self._leaders[thread] = _Leader(job, loop)
         try:
             await asyncio.sleep(0)

@@ -386,7 +386,14 @@ class SQLiteStore(LabelledStore):
             await writer.submit(job)
         else:
             joined = dispatcher.join(job)
-            await (dispatcher.lead(job) if joined is None else joined)
+            if joined is not None:
+                await joined
+                return
+            ran, outcome = dispatcher.alone(job)
+            if not ran:
+                await dispatcher.lead(job)
+            elif isinstance(outcome, BaseException):
+                raise outcome
 
     async def store_error(self, key: FSMKey, snapshot: Snapshot, error: FailureInfo) -> None:
         """Record ``error`` as the latest failure of ``key``; the snapshot is left unchanged.
