@@ -1,6 +1,6 @@
 """Durable stores: acknowledged transitions/s beside the raw driver's own limits.
 
-Run: ``python bench/durable.py`` (about two and a half minutes; ``--quick`` for a smoke run,
+Run: ``python bench/durable.py`` (about four minutes; ``--quick`` for a smoke run,
 ``--stores sqlite`` to skip PostgreSQL, ``--rehydrate N`` to change the rehydration size).
 
 For each store (``SQLiteStore`` with its defaults: ``synchronous=FULL`` and lone commits
@@ -407,7 +407,7 @@ async def main() -> None:
     parser.add_argument(
         "--rehydrate", type=int, default=None, help="FSMs to rehydrate (default 100,000)"
     )
-    parser.add_argument("--rounds", type=int, default=5, help="alternating raw/store rounds")
+    parser.add_argument("--rounds", type=int, default=9, help="alternating raw/store rounds")
     args = parser.parse_args()
     quick = args.quick
     sizes = {
