@@ -22,6 +22,10 @@ from finitomata.testing import DURABLE_STORE_CHECKS, STORE_CHECKS, StoreCheck, r
 
 from .helpers import Item, loaded, write
 
+# Tests that count lone commits open their store with ``lone_commits=True`` (no budget):
+# with the default budget, one commit slower than 1 ms on a loaded machine sends the next
+# few writes to the writer thread. The budget has tests of its own.
+
 
 def key(name: str = "fsm") -> FSMKey:
     return FSMKey("sup", name)
@@ -127,7 +131,7 @@ async def test_a_slow_disk_keeps_commits_off_the_loop(tmp_path: Path) -> None:
 
 
 async def test_sequential_writes_are_lone_commits(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         before = store.batches
         for version in range(1, 21):
             await write(store, key(), version)
@@ -166,7 +170,7 @@ async def test_concurrent_writes_are_group_committed_by_the_writer(tmp_path: Pat
 
 
 async def test_stale_lone_write_fails_alone_and_changes_nothing(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         await write(store, key(), 1)
         with pytest.raises(fm.StaleSnapshot) as info:
             await write(store, key(), 3, expected=2)
@@ -177,7 +181,7 @@ async def test_stale_lone_write_fails_alone_and_changes_nothing(tmp_path: Path) 
 
 
 async def test_unencodable_payload_never_reaches_a_connection(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         with pytest.raises(fm.SerializationError):
             await write(store, key(), 1, payload=object())
         assert lone_commits(store) == 0
@@ -186,7 +190,7 @@ async def test_unencodable_payload_never_reaches_a_connection(tmp_path: Path) ->
 
 
 async def test_failing_job_is_rolled_back(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         await write(store, key(), 1)
         assert store._dispatcher is not None
 
@@ -203,7 +207,9 @@ async def test_failing_job_is_rolled_back(tmp_path: Path) -> None:
 
 async def test_write_lock_held_elsewhere_goes_to_the_writer_thread(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    async with SQLiteStore(path, synchronous="NORMAL", busy_timeout=0.05) as store:
+    async with SQLiteStore(
+        path, synchronous="NORMAL", lone_commits=True, busy_timeout=0.05
+    ) as store:
         await write(store, key(), 1)
         other = sqlite3.connect(path, isolation_level=None)
         try:
@@ -224,7 +230,7 @@ async def test_write_lock_held_elsewhere_goes_to_the_writer_thread(tmp_path: Pat
 
 async def test_lone_commits_ask_the_writer_for_checkpoints(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    async with SQLiteStore(path, synchronous="NORMAL") as store:
+    async with SQLiteStore(path, synchronous="NORMAL", lone_commits=True) as store:
         lone, reader, writer = store._lone, store._reader, store._writer_thread()
         assert lone is not None
         assert reader is not None
@@ -285,7 +291,7 @@ async def test_supervisor_on_a_normal_store(tmp_path: Path) -> None:
 
     path = tmp_path / "s.db"
     async with (
-        SQLiteStore(path, synchronous="NORMAL") as store,
+        SQLiteStore(path, synchronous="NORMAL", lone_commits=True) as store,
         fm.Supervisor("sup", persistency=store) as sup,
     ):
         await sup.start_fsm(Toggle, "t", {"n": 1})
@@ -322,7 +328,7 @@ async def test_a_steady_stream_of_lone_commits_keeps_the_wal_small(tmp_path: Pat
 async def test_a_failed_checkpoint_request_does_not_fail_the_commit(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         assert store._lone is not None
 
         def broken(done: Callable[[int | None], None]) -> None:
@@ -339,7 +345,7 @@ async def test_a_failed_checkpoint_request_does_not_fail_the_commit(
 
 
 async def test_loops_on_several_threads_share_the_lone_connection(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
 
         async def writer(name: str) -> None:
             for version in range(1, 51):
@@ -362,7 +368,7 @@ async def test_loops_on_several_threads_share_the_lone_connection(tmp_path: Path
 async def test_a_leader_left_by_an_abandoned_loop_is_ignored(tmp_path: Path) -> None:
     from finitomata.persistency._sqlite_inline import _Leader
 
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         dispatcher = store._dispatcher
         assert dispatcher is not None
         dead = asyncio.new_event_loop()
@@ -404,7 +410,7 @@ async def test_a_write_nothing_can_join_commits_without_yielding_until_the_poll_
 
 
 async def test_a_write_yields_when_another_callback_waits(tmp_path: Path) -> None:
-    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL") as store:
+    async with SQLiteStore(tmp_path / "s.db", synchronous="NORMAL", lone_commits=True) as store:
         assert store._dispatcher is not None
         store._dispatcher._clock = _Clock()  # the poll bound never passes
         await write(store, key("a"), 1)
