@@ -47,6 +47,11 @@ class Item:
     when: datetime.datetime = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 
+def key(name: str = "fsm", supervisor: str = "sup") -> FSMKey:
+    """The key the durable tests write under."""
+    return FSMKey(supervisor, name)
+
+
 def commit(
     key: FSMKey,
     version: int,

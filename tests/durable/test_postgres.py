@@ -12,25 +12,13 @@ import asyncpg
 import pytest
 
 import finitomata as fm
-from finitomata import FSMKey
 from finitomata.persistency import Created
 from finitomata.persistency.postgres import PostgresStore
 
-from .cases import PG_DSN, drop_schema_async, new_schema
-from .helpers import Counter, Item, Machine, Renamed, loaded, write
+from .cases import PG_DSN
+from .helpers import Counter, Item, Machine, Renamed, key, loaded, write
 
 pytestmark = pytest.mark.postgres
-
-
-def key(name: str = "fsm", supervisor: str = "sup") -> FSMKey:
-    return FSMKey(supervisor, name)
-
-
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = new_schema()
-    yield name
-    await drop_schema_async(name)
 
 
 @pytest.fixture

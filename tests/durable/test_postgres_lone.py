@@ -4,30 +4,17 @@ at close (against the real server on 127.0.0.1:5432; fails, never skips, without
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
 
-from finitomata import FSMKey
 from finitomata.persistency.postgres import PostgresStore
 
-from .cases import PG_DSN, drop_schema_async, new_schema
-from .helpers import loaded, write
+from .cases import PG_DSN
+from .helpers import key, loaded, write
 
 pytestmark = pytest.mark.postgres
-
-
-def key(name: str = "fsm", supervisor: str = "sup") -> FSMKey:
-    return FSMKey(supervisor, name)
-
-
-@pytest.fixture
-async def schema() -> AsyncIterator[str]:
-    name = new_schema()
-    yield name
-    await drop_schema_async(name)
 
 
 def kept(store: PostgresStore) -> Any:

@@ -16,14 +16,10 @@ from pathlib import Path
 import pytest
 
 import finitomata as fm
-from finitomata import FSMKey, Snapshot
+from finitomata import Snapshot
 from finitomata.persistency import Created, SQLiteStore
 
-from .helpers import Item, Machine, Renamed, loaded, write
-
-
-def key(name: str = "fsm", supervisor: str = "sup") -> FSMKey:
-    return FSMKey(supervisor, name)
+from .helpers import Item, Machine, Renamed, key, loaded, write
 
 
 class Gate:

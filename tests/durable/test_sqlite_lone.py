@@ -15,20 +15,15 @@ from typing import Any
 import pytest
 
 import finitomata as fm
-from finitomata import FSMKey
 from finitomata.persistency import SQLiteStore
 from finitomata.persistency._sqlite_inline import LoneCommitter
 from finitomata.testing import DURABLE_STORE_CHECKS, STORE_CHECKS, StoreCheck, run_check
 
-from .helpers import Item, loaded, write
+from .helpers import Item, key, loaded, write
 
 # Tests that count lone commits open their store with ``lone_commits=True`` (no budget):
 # with the default budget, one commit slower than 1 ms on a loaded machine sends the next
 # few writes to the writer thread. The budget has tests of its own.
-
-
-def key(name: str = "fsm") -> FSMKey:
-    return FSMKey("sup", name)
 
 
 def lone_commits(store: SQLiteStore) -> int:
