@@ -5,7 +5,10 @@ a copy at commit and hands out copies on read. Copying must be cheap on the hot 
 values that cannot change (numbers, strings, bytes, dates, enums, and tuples, frozensets
 and frozen dataclasses made only of such values) are shared instead of copied.
 
-At commit (:func:`freeze`) a flat ``dict``/``list`` of such values is copied in C, and any
+(The C extension's commit path, see :mod:`~finitomata.persistency._memory_nowait`, copies
+trees of plain ``dict``/``list``/``tuple`` itself and stores them as records of the same
+shape, with the copy in place of a pickle.) In Python, at commit (:func:`freeze`), a flat
+``dict``/``list`` of such values is copied in C, and any
 other payload is kept as its pickle (C speed, exact types, shared references kept), read
 back only when the record is read (:func:`thaw`). :func:`copy_value`, for reads of copied
 records, for error payloads and for payloads pickle refuses, copies plain ``dict``/``list``
@@ -26,9 +29,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .._snapshot import FailureInfo, Snapshot
+from . import _memory_ext
 from ._class_cache import remember
 
 __all__ = [
+    "ATOMS",
     "Record",
     "copy_failure",
     "copy_snapshot",
@@ -39,7 +44,7 @@ __all__ = [
     "version_of",
 ]
 
-_ATOMS: frozenset[type] = frozenset(
+ATOMS: frozenset[type] = frozenset(  # shared, never copied
     {
         type(None),
         bool,
@@ -90,7 +95,7 @@ def _plan(cls: type) -> _Fields | None:
     return remember(_shared_if, cls, plan)
 
 
-def _copy(value: Any, atoms: frozenset[type] = _ATOMS) -> Any:
+def _copy(value: Any, atoms: frozenset[type] = ATOMS) -> Any:
     # Hot path of every MemoryStore commit of a mutable payload. Containers are copied in
     # C first (``dict.copy``/``list.copy``), then only their non-atomic items are replaced
     # by copies: plain loops, no comprehension (a comprehension builds a function per call).
@@ -153,7 +158,7 @@ def copy_failure(failure: FailureInfo) -> FailureInfo:
 def copy_snapshot(snapshot: Snapshot) -> Snapshot:
     """``snapshot`` with its payload (and last error) copied; itself when all is immutable."""
     payload = snapshot.payload
-    if type(payload) in _ATOMS:
+    if type(payload) in ATOMS:
         if snapshot.last_error is None:
             return snapshot
     else:
@@ -186,7 +191,7 @@ _loads = pickle.loads
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
-def _shared(value: Any, atoms: frozenset[type] = _ATOMS) -> bool:
+def _shared(value: Any, atoms: frozenset[type] = ATOMS) -> bool:
     """Whether ``value`` can never change, so a record may share it instead of a copy."""
     cls = type(value)
     if cls in atoms:
@@ -211,7 +216,7 @@ def _pickle(payload: Any, cls: type) -> tuple[Any, type | None]:
 
 
 def freeze(
-    snapshot: Snapshot, previous: Record | None = None, atoms: frozenset[type] = _ATOMS
+    snapshot: Snapshot, previous: Record | None = None, atoms: frozenset[type] = ATOMS
 ) -> Record:
     """The record of a copy of ``snapshot`` taken now; ``previous``, the record it replaces,
     tells what the payload was like last time (an FSM's payload keeps its shape).
@@ -264,7 +269,13 @@ def thaw(record: Record) -> Snapshot:
     name, state, version, history, last_error, stored, pickled = record  # type: ignore[misc]
     if last_error is not None:
         last_error = copy_failure(last_error)
-    payload = copy_value(stored) if pickled is None else _loads(stored)
+    if pickled is not None:
+        payload = _loads(stored)
+    else:
+        fast = _memory_ext.fast  # the C copier when built; None for what it does not copy
+        payload = None if fast is None else fast.copy_tree(stored, ATOMS)
+        if payload is None:
+            payload = copy_value(stored)
     return Snapshot(name, state, payload, version, history, last_error)
 
 

@@ -8,8 +8,13 @@ started outside it. They are lost when the owner is closed or the process ends.
 Decisions (documented contract):
 
 * Tables are process-wide, keyed by table name, and not tied to an event loop: stores on
-  several loops or threads may share a table. Writes are serialised by a per-table
-  :class:`threading.Lock`; every method completes without yielding to the event loop.
+  several loops or threads may share a table. Writes are serialised by a per-table lock
+  (see :func:`~finitomata.persistency._memory_nowait.new_lock`); every method completes
+  without yielding to the event loop.
+* Commits: :attr:`MemoryStore.store_nowait`, the runtime's path, is the optional C
+  extension's committer when it is built (see
+  :mod:`~finitomata.persistency._memory_nowait`), which hands every commit it cannot
+  complete to the Python method ``_store_nowait``; both store the same records.
 * Ownership: :meth:`MemoryStore.start_link` returns the table's owner, creating one only if
   there is none; :meth:`MemoryStore.start` (and ``async with``) makes the object the owner
   only if the table has none; :meth:`MemoryStore.aclose` drops the table only when called
@@ -34,6 +39,7 @@ from .._config import memory_table
 from .._snapshot import FailureInfo, FSMKey, Snapshot, TransitionInfo
 from ..errors import SerializationError, StaleSnapshot, StoreNotStarted
 from ._memory_copy import Record, copy_failure, freeze, state_of, thaw, version_of
+from ._memory_nowait import NowaitAttribute, TableLock, new_lock
 from ._protocol import Created, Loaded, load_result
 from .codecs._base import type_name
 
@@ -48,7 +54,7 @@ class _Table:
     owner: MemoryStore
     snapshots: dict[FSMKey, Record] = dataclasses.field(default_factory=dict)
     errors: dict[FSMKey, FailureInfo] = dataclasses.field(default_factory=dict)
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    lock: TableLock = dataclasses.field(default_factory=new_lock)
     alive: bool = True
 
 
@@ -195,20 +201,12 @@ class MemoryStore:
             StaleSnapshot: the stored version differs; nothing is changed.
             SerializationError: the payload cannot be copied; nothing is changed.
         """
-        self.store_nowait(key, snapshot, info.expected_version)
+        self._store_nowait(key, snapshot, info.expected_version)
 
-    def store_nowait(self, key: FSMKey, snapshot: Snapshot, expected_version: int) -> None:
-        """:meth:`store` without the coroutine: the :class:`~finitomata.persistency.StoreNowait`
-        fast path the runtime takes for this store (it never waits for anything).
+    store_nowait = NowaitAttribute(_Table)
 
-        Same contract as :meth:`store`, with the expected version given directly; safe to
-        call from any thread.
-
-        Raises:
-            StoreNotStarted: the table has no owner.
-            StaleSnapshot: the stored version differs; nothing is changed.
-            SerializationError: the payload cannot be copied; nothing is changed.
-        """
+    def _store_nowait(self, key: FSMKey, snapshot: Snapshot, expected_version: int) -> None:
+        """:meth:`store_nowait` in Python: the whole commit, under the table's lock."""
         entry = self._entry  # a closed table is never alive again: then look it up anew
         if entry is None or not entry.alive:
             entry = self._entry = self._live(key.name)

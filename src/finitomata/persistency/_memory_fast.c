@@ -1,0 +1,901 @@
+/*
+ * finitomata.persistency._memory_fast: MemoryStore's commit path in C (optional).
+ *
+ * The pure-Python MemoryStore.store_nowait costs a Python frame, a lock taken and released
+ * through two method calls, and a copy of the payload made object by object: for a small
+ * dict payload that is a third of the runtime's own transition. This module does the same
+ * commit with no Python frame: a `Committer` is the callable the runtime gets for
+ * `store.store_nowait`, and it either completes the commit or hands the very same call to
+ * the pure-Python method (the "slow" path), which then decides everything itself.
+ *
+ * What it completes, and only this:
+ *   - the key is an exact FSMKey of two exact str (hashing and comparing it runs no
+ *     Python code), the snapshot an exact Snapshot with no last_error, the expected
+ *     version an int;
+ *   - the payload is an atom (an exact instance of one of the `atoms` types: shared, as in
+ *     Python), or a tree of exact dict, list and tuple whose leaves are atoms and whose dict
+ *     keys are exact str, int, float, bool, bytes or None (copied here, shared references
+ *     and cycles kept), or the very object the stored snapshot holds (it was found
+ *     immutable when it was committed, so it is shared again, as in Python);
+ *   - the table's lock is free: it is taken with acquire(False) and released here, so
+ *     this path and the Python one exclude each other exactly as two Python writers do.
+ * Anything else (another payload type, a stale version, a busy lock, a table that has no
+ * owner, a tree too deep or with too many shared parts) goes to the slow path unchanged,
+ * which raises the errors the contract names. A copy runs no Python code: it only copies
+ * dicts of keys whose hashing and comparison are C, lists and tuples.
+ *
+ * The record stored is what the Python path stores (see _memory_copy.Record): the snapshot
+ * itself when nothing in it can change, else the 7-tuple
+ * (name, state, version, history, None, copy, None).
+ *
+ * `copy_tree(value)` is the same copier for reads: a copy of a stored tree, or None when
+ * the value is not such a tree (the caller then copies it in Python).
+ *
+ * The module relies on the GIL (a copy must not see another thread change the tree); the
+ * Python side does not import it when the GIL is disabled.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#if PY_VERSION_HEX >= 0x030C0000
+#define FM_T_OBJECT_EX Py_T_OBJECT_EX
+#else
+#define FM_T_OBJECT_EX T_OBJECT_EX
+#endif
+
+/* The key's hash is computed once per commit where the API to pass it exists. */
+#if PY_VERSION_HEX < 0x030D0000
+#define GET_KNOWN(d, k, h) _PyDict_GetItem_KnownHash((d), (k), (h))
+#define SET_KNOWN(d, k, v, h) _PyDict_SetItem_KnownHash((d), (k), (v), (h))
+#else
+#define GET_KNOWN(d, k, h) PyDict_GetItemWithError((d), (k))
+#define SET_KNOWN(d, k, v, h) PyDict_SetItem((d), (k), (v))
+#endif
+
+#define MAX_DEPTH 100 /* deeper trees go to the slow path (pickle) */
+#define MAX_SHARED 32 /* containers referenced more than once, remembered per copy */
+
+/* ------------------------------------------------------------------ Layout */
+
+typedef struct {
+    PyObject_HEAD
+    PyTypeObject *store_type;
+    PyTypeObject *table_type;
+    PyTypeObject *snapshot_type;
+    PyTypeObject *key_type;
+    PyObject *atoms; /* frozenset of types shared, never copied */
+    Py_ssize_t store_entry;  /* MemoryStore._entry */
+    Py_ssize_t table_alive;  /* _Table.alive */
+    Py_ssize_t table_snapshots;
+    Py_ssize_t table_lock;
+    Py_ssize_t snap_name;
+    Py_ssize_t snap_state;
+    Py_ssize_t snap_payload;
+    Py_ssize_t snap_version;
+    Py_ssize_t snap_history;
+    Py_ssize_t snap_last_error;
+} Layout;
+
+#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+
+static int
+slot_offset(PyTypeObject *type, const char *name, Py_ssize_t *offset)
+{
+    PyObject *descr = PyObject_GetAttrString((PyObject *)type, name);
+    if (descr == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s has no attribute %s", type->tp_name, name);
+        }
+        return -1;
+    }
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+        ((PyMemberDescrObject *)descr)->d_member->type != FM_T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "%s.%s is not a __slots__ attribute", type->tp_name,
+                     name);
+        Py_DECREF(descr);
+        return -1;
+    }
+    *offset = ((PyMemberDescrObject *)descr)->d_member->offset;
+    Py_DECREF(descr);
+    return 0;
+}
+
+static int
+layout_traverse(Layout *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->store_type);
+    Py_VISIT(self->table_type);
+    Py_VISIT(self->snapshot_type);
+    Py_VISIT(self->key_type);
+    Py_VISIT(self->atoms);
+    return 0;
+}
+
+static int
+layout_clear(Layout *self)
+{
+    Py_CLEAR(self->store_type);
+    Py_CLEAR(self->table_type);
+    Py_CLEAR(self->snapshot_type);
+    Py_CLEAR(self->key_type);
+    Py_CLEAR(self->atoms);
+    return 0;
+}
+
+static void
+layout_dealloc(Layout *self)
+{
+    PyObject_GC_UnTrack(self);
+    layout_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+layout_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"store_type", "table_type", "snapshot_type", "key_type", "atoms",
+                             NULL};
+    PyTypeObject *store_type, *table_type, *snapshot_type, *key_type;
+    PyObject *atoms;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!O!:Layout", kwlist, &PyType_Type,
+                                     &store_type, &PyType_Type, &table_type, &PyType_Type,
+                                     &snapshot_type, &PyType_Type, &key_type,
+                                     &PyFrozenSet_Type, &atoms)) {
+        return NULL;
+    }
+    if (!PyType_IsSubtype(key_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "key_type must be a tuple subclass");
+        return NULL;
+    }
+    Layout *self = (Layout *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->store_type = (PyTypeObject *)Py_NewRef(store_type);
+    self->table_type = (PyTypeObject *)Py_NewRef(table_type);
+    self->snapshot_type = (PyTypeObject *)Py_NewRef(snapshot_type);
+    self->key_type = (PyTypeObject *)Py_NewRef(key_type);
+    self->atoms = Py_NewRef(atoms);
+    if (slot_offset(store_type, "_entry", &self->store_entry) < 0 ||
+        slot_offset(table_type, "alive", &self->table_alive) < 0 ||
+        slot_offset(table_type, "snapshots", &self->table_snapshots) < 0 ||
+        slot_offset(table_type, "lock", &self->table_lock) < 0 ||
+        slot_offset(snapshot_type, "name", &self->snap_name) < 0 ||
+        slot_offset(snapshot_type, "state", &self->snap_state) < 0 ||
+        slot_offset(snapshot_type, "payload", &self->snap_payload) < 0 ||
+        slot_offset(snapshot_type, "version", &self->snap_version) < 0 ||
+        slot_offset(snapshot_type, "history", &self->snap_history) < 0 ||
+        slot_offset(snapshot_type, "last_error", &self->snap_last_error) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyTypeObject LayoutType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "finitomata.persistency._memory_fast.Layout",
+    .tp_doc = PyDoc_STR("Layout(store_type, table_type, snapshot_type, key_type, atoms): "
+                        "where the fields the commit path reads live."),
+    .tp_basicsize = sizeof(Layout),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_new = layout_new,
+    .tp_traverse = (traverseproc)layout_traverse,
+    .tp_clear = (inquiry)layout_clear,
+    .tp_dealloc = (destructor)layout_dealloc,
+};
+
+/* ------------------------------------------------------------------ TableLock */
+
+/* The lock of a MemoryStore table. threading.Lock would do, but taking it from C costs a
+ * keyword-argument parse and a clock read per call; this one is taken with a plain
+ * sem_trywait by the commit path. Not reentrant: a thread that tries to take it again
+ * while holding it (a __del__ or a callback writing to the store from inside a write)
+ * gets a RuntimeError instead of a deadlock. A blocked acquire waits without the GIL and
+ * lets signal handlers run (Ctrl-C interrupts it). */
+
+typedef struct {
+    PyObject_HEAD
+    PyThread_type_lock lock;
+    unsigned long owner; /* the thread holding it, 0 when free */
+} TableLock;
+
+static inline int
+table_lock_try(TableLock *self)
+{
+    if (PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        self->owner = PyThread_get_thread_ident();
+        return 1;
+    }
+    return 0;
+}
+
+static inline void
+table_lock_release(TableLock *self)
+{
+    self->owner = 0;
+    PyThread_release_lock(self->lock);
+}
+
+static PyObject *
+table_lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "TableLock() takes no arguments");
+        return NULL;
+    }
+    TableLock *self = (TableLock *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->lock = PyThread_allocate_lock();
+    if (self->lock == NULL) {
+        Py_DECREF(self);
+        PyErr_SetString(PyExc_MemoryError, "cannot allocate a lock");
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void
+table_lock_dealloc(TableLock *self)
+{
+    if (self->lock != NULL) {
+        PyThread_free_lock(self->lock);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+table_lock_acquire(TableLock *self, PyObject *Py_UNUSED(ignored))
+{
+    if (table_lock_try(self)) {
+        Py_RETURN_NONE;
+    }
+    if (self->owner == PyThread_get_thread_ident()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "MemoryStore table lock taken again by the thread holding it (code "
+                        "run from inside a write, such as a __del__, wrote to the store)");
+        return NULL;
+    }
+    for (;;) {
+        PyLockStatus status;
+        Py_BEGIN_ALLOW_THREADS
+        status = PyThread_acquire_lock_timed(self->lock, -1, 1);
+        Py_END_ALLOW_THREADS
+        if (status == PY_LOCK_ACQUIRED) {
+            self->owner = PyThread_get_thread_ident();
+            Py_RETURN_NONE;
+        }
+        if (PyErr_CheckSignals() < 0) { /* runs signal handlers: Ctrl-C raises here */
+            return NULL;
+        }
+    }
+}
+
+static PyObject *
+table_lock_release_method(TableLock *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->owner == 0) {
+        PyErr_SetString(PyExc_RuntimeError, "release of an unlocked MemoryStore table lock");
+        return NULL;
+    }
+    table_lock_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+table_lock_exit(TableLock *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return table_lock_release_method(self, NULL);
+}
+
+static PyObject *
+table_lock_locked(TableLock *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyBool_FromLong(self->owner != 0);
+}
+
+static PyMethodDef table_lock_methods[] = {
+    {"acquire", (PyCFunction)table_lock_acquire, METH_NOARGS,
+     PyDoc_STR("Wait until the lock is free and take it.")},
+    {"release", (PyCFunction)table_lock_release_method, METH_NOARGS,
+     PyDoc_STR("Release the lock.")},
+    {"locked", (PyCFunction)table_lock_locked, METH_NOARGS,
+     PyDoc_STR("Whether some thread holds the lock.")},
+    {"__enter__", (PyCFunction)table_lock_acquire, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))table_lock_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TableLockType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "finitomata.persistency._memory_fast.TableLock",
+    .tp_doc = PyDoc_STR("TableLock(): the lock of a MemoryStore table (not reentrant)."),
+    .tp_basicsize = sizeof(TableLock),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = table_lock_new,
+    .tp_dealloc = (destructor)table_lock_dealloc,
+    .tp_methods = table_lock_methods,
+};
+
+/* ------------------------------------------------------------------ the copier */
+
+typedef struct {
+    PyObject *atoms;
+    int private_copy; /* a copy only the table will see: a tree, its containers untracked */
+    int depth;
+    int shared;
+    PyObject *seen[MAX_SHARED]; /* originals referenced more than once (borrowed) */
+    PyObject *made[MAX_SHARED]; /* their copies (borrowed: each is owned by its parent) */
+} Copier;
+
+static inline int
+is_atom(Copier *c, PyObject *v)
+{
+    if (v == Py_None || v == Py_True || v == Py_False || PyUnicode_CheckExact(v) ||
+        PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyBytes_CheckExact(v)) {
+        return 1;
+    }
+    if (PyDict_CheckExact(v) || PyList_CheckExact(v) || PyTuple_CheckExact(v)) {
+        return 0;
+    }
+    /* hashing a type hashes its address: no Python code runs */
+    return PySet_Contains(c->atoms, (PyObject *)Py_TYPE(v));
+}
+
+static inline int
+is_plain_key(PyObject *k)
+{
+    /* keys whose hash and == are C: a dict copy may compare keys */
+    return PyUnicode_CheckExact(k) || PyLong_CheckExact(k) || k == Py_None || k == Py_True ||
+           k == Py_False || PyFloat_CheckExact(k) || PyBytes_CheckExact(k);
+}
+
+/* A copy (new reference) of v, a tree of dict/list/tuple of atoms; NULL without an
+ * exception when v is not such a tree; NULL with an exception on a real failure. */
+static PyObject *copy_tree(Copier *c, PyObject *v);
+
+/* 1 with *copy set when v was copied already in this copy; 0 when it was not; -1 when it
+ * was but the copy must be a tree */
+static int
+seen_copy(Copier *c, PyObject *v, PyObject **copy)
+{
+    for (int i = 0; i < c->shared; i++) {
+        if (c->seen[i] == v) {
+            /* a part reached twice (shared, or a cycle): a private_copy copy must be a tree */
+            if (c->private_copy) {
+                return -1;
+            }
+            *copy = Py_NewRef(c->made[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+remember(Copier *c, PyObject *v, PyObject *copy)
+{
+    /* a container referenced once is reached once: only the others are remembered */
+    if (Py_REFCNT(v) > 1 || c->depth == 1) {
+        if (c->shared == MAX_SHARED) {
+            return -1;
+        }
+        c->seen[c->shared] = v;
+        c->made[c->shared] = copy;
+        c->shared++;
+    }
+    return 0;
+}
+
+/* copy[k] = a copy of item; -1 when item is not a tree or on an error */
+static int
+replace_item(Copier *c, PyObject *copy, PyObject *k, PyObject *item)
+{
+    PyObject *child = copy_tree(c, item);
+    if (child == NULL) {
+        return -1;
+    }
+    int failed = child != item && PyDict_SetItem(copy, k, child) < 0;
+    Py_DECREF(child);
+    return failed ? -1 : 0;
+}
+
+#define NESTED_NOTED 8 /* nested values of a dict noted in the first pass */
+
+static PyObject *
+copy_dict(Copier *c, PyObject *v)
+{
+    /* one pass checks the keys and notes the values that are not atoms; the copy is made
+     * in C (PyDict_Copy), then only those values are replaced by their copies */
+    Py_ssize_t pos = 0, nested = 0;
+    PyObject *k, *item;
+    PyObject *noted_keys[NESTED_NOTED], *noted_items[NESTED_NOTED];
+    while (PyDict_Next(v, &pos, &k, &item)) {
+        if (!is_plain_key(k)) {
+            return NULL;
+        }
+        int atom = is_atom(c, item);
+        if (atom < 0) {
+            return NULL;
+        }
+        if (!atom) {
+            if (nested < NESTED_NOTED) {
+                noted_keys[nested] = k;
+                noted_items[nested] = item;
+            }
+            nested++;
+        }
+    }
+    PyObject *copy = PyDict_Copy(v);
+    if (copy == NULL) {
+        return NULL;
+    }
+    if (remember(c, v, copy) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    if (nested > NESTED_NOTED) { /* many: walk the dict again for all of them */
+        nested = 0;
+        pos = 0;
+        while (PyDict_Next(v, &pos, &k, &item)) {
+            int atom = is_atom(c, item);
+            if (atom < 0 || (!atom && replace_item(c, copy, k, item) < 0)) {
+                Py_DECREF(copy);
+                return NULL;
+            }
+        }
+    }
+    for (Py_ssize_t i = 0; i < nested; i++) {
+        if (replace_item(c, copy, noted_keys[i], noted_items[i]) < 0) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+    }
+    return copy;
+}
+
+static PyObject *
+copy_list(Copier *c, PyObject *v)
+{
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    PyObject *copy = PyList_GetSlice(v, 0, n);
+    if (copy == NULL) {
+        return NULL;
+    }
+    if (remember(c, v, copy) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(copy, i);
+        int atom = is_atom(c, item);
+        if (atom < 0) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+        if (atom) {
+            continue;
+        }
+        PyObject *child = copy_tree(c, item);
+        if (child == NULL) {
+            Py_DECREF(copy);
+            return NULL;
+        }
+        PyList_SetItem(copy, i, child); /* steals child, drops the shared item */
+    }
+    return copy;
+}
+
+static PyObject *
+copy_tuple(Copier *c, PyObject *v)
+{
+    /* the tuple itself when every item is kept as it is (an immutable tuple) */
+    Py_ssize_t n = PyTuple_GET_SIZE(v);
+    PyObject *copy = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(v, i);
+        PyObject *child = copy_tree(c, item);
+        if (child == NULL) {
+            Py_XDECREF(copy);
+            return NULL;
+        }
+        if (copy == NULL && child != item) {
+            copy = PyTuple_New(n);
+            if (copy == NULL) {
+                Py_DECREF(child);
+                return NULL;
+            }
+            for (Py_ssize_t j = 0; j < i; j++) {
+                PyTuple_SET_ITEM(copy, j, Py_NewRef(PyTuple_GET_ITEM(v, j)));
+            }
+        }
+        if (copy == NULL) {
+            Py_DECREF(child);
+        }
+        else {
+            PyTuple_SET_ITEM(copy, i, child);
+        }
+    }
+    if (copy == NULL) {
+        return Py_NewRef(v);
+    }
+    if (remember(c, v, copy) < 0) {
+        Py_DECREF(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+static PyObject *
+copy_tree(Copier *c, PyObject *v)
+{
+    int kind = PyDict_CheckExact(v) ? 1 : PyList_CheckExact(v) ? 2 : PyTuple_CheckExact(v) ? 3 : 0;
+    if (kind == 0) {
+        int atom = is_atom(c, v);
+        return atom > 0 ? Py_NewRef(v) : NULL;
+    }
+    PyObject *copy = NULL;
+    int seen = seen_copy(c, v, &copy);
+    if (seen != 0) {
+        return copy;
+    }
+    if (c->depth == MAX_DEPTH) {
+        return NULL;
+    }
+    c->depth++;
+    copy = kind == 1 ? copy_dict(c, v) : kind == 2 ? copy_list(c, v) : copy_tuple(c, v);
+    c->depth--;
+    if (c->private_copy && copy != NULL && copy != v && PyObject_GC_IsTracked(copy)) {
+        /* a tree no one else will reference: freed by reference counting, never part of
+         * a cycle, so the cyclic GC need not scan it on every collection it survives */
+        PyObject_GC_UnTrack(copy);
+    }
+    return copy;
+}
+
+static PyObject *
+copy_root(PyObject *atoms, PyObject *v, int private_copy)
+{
+    Copier c;
+    c.atoms = atoms;
+    c.private_copy = private_copy;
+    c.depth = 0;
+    c.shared = 0;
+    return copy_tree(&c, v);
+}
+
+/* ------------------------------------------------------------------ Committer */
+
+typedef struct {
+    PyObject_HEAD
+    Layout *layout;
+    PyObject *store;
+    PyObject *slow;
+    vectorcallfunc vectorcall;
+} Committer;
+
+static inline int
+plain_key(Layout *layout, PyObject *key)
+{
+    return Py_IS_TYPE(key, layout->key_type) && PyTuple_GET_SIZE(key) == 2 &&
+           PyUnicode_CheckExact(PyTuple_GET_ITEM(key, 0)) &&
+           PyUnicode_CheckExact(PyTuple_GET_ITEM(key, 1));
+}
+
+/* The version stored in record, or -1 when it cannot be read here (-2 on an error). */
+static long long
+record_version(Layout *layout, PyObject *record)
+{
+    PyObject *version;
+    if (Py_IS_TYPE(record, layout->snapshot_type)) {
+        version = SLOT(record, layout->snap_version);
+    }
+    else if (PyTuple_CheckExact(record) && PyTuple_GET_SIZE(record) == 7) {
+        version = PyTuple_GET_ITEM(record, 2);
+    }
+    else {
+        return -1;
+    }
+    if (version == NULL || !PyLong_CheckExact(version)) {
+        return -1;
+    }
+    long long value = PyLong_AsLongLong(version);
+    if (value == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return value < 0 ? -1 : value;
+}
+
+/* The 7-tuple record of a copied payload, made new or, when the table holds the only
+ * reference to the current 7-tuple record, rewritten in place (no one else can see it:
+ * get(), load() and the Python path hold a reference while they read one). The items it
+ * replaces are moved to dropped[], to be released after the lock. */
+static PyObject *
+copy_record(Layout *layout, PyObject *snapshot, PyObject *copy, PyObject *current,
+            PyObject **dropped)
+{
+    PyObject *items[7] = {
+        SLOT(snapshot, layout->snap_name),    SLOT(snapshot, layout->snap_state),
+        SLOT(snapshot, layout->snap_version), SLOT(snapshot, layout->snap_history),
+        Py_None,                              copy,
+        Py_None,
+    };
+    PyObject *record;
+    int reuse = current != NULL && PyTuple_CheckExact(current) && Py_REFCNT(current) == 1 &&
+                PyTuple_GET_SIZE(current) == 7;
+    if (reuse) {
+        record = Py_NewRef(current);
+    }
+    else {
+        record = PyTuple_New(7);
+        if (record == NULL) {
+            return NULL;
+        }
+    }
+    if (PyObject_GC_IsTracked(record)) {
+        PyObject_GC_UnTrack(record); /* referenced by the table only, never in a cycle */
+    }
+    for (int i = 0; i < 7; i++) {
+        dropped[i] = reuse ? PyTuple_GET_ITEM(record, i) : NULL;
+        PyTuple_SET_ITEM(record, i, Py_NewRef(items[i]));
+    }
+    return record;
+}
+
+/* 1 when committed; 0 when the slow path must decide; -1 on an error (exception set). */
+static int
+try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expected_obj)
+{
+    Layout *layout = self->layout;
+    PyObject *entry = SLOT(self->store, layout->store_entry);
+    if (entry == NULL || !Py_IS_TYPE(entry, layout->table_type) ||
+        SLOT(entry, layout->table_alive) != Py_True || !plain_key(layout, key) ||
+        !Py_IS_TYPE(snapshot, layout->snapshot_type) ||
+        SLOT(snapshot, layout->snap_last_error) != Py_None || !PyLong_CheckExact(expected_obj)) {
+        return 0;
+    }
+    long long expected = PyLong_AsLongLong(expected_obj);
+    if (expected < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *snapshots = SLOT(entry, layout->table_snapshots);
+    PyObject *lock = SLOT(entry, layout->table_lock);
+    PyObject *payload = SLOT(snapshot, layout->snap_payload);
+    if (snapshots == NULL || !PyDict_CheckExact(snapshots) || lock == NULL ||
+        !Py_IS_TYPE(lock, &TableLockType) || payload == NULL) {
+        return 0;
+    }
+
+    Py_hash_t hash = PyObject_Hash(key); /* C: a tuple of two str */
+    if (hash == -1) {
+        return -1;
+    }
+    /* the copy, made before the lock is taken (it runs no Python code); none when the
+     * stored snapshot holds this very payload object: it was found immutable when it was
+     * committed (looked at again under the lock) */
+    PyObject *copy = NULL;
+    PyObject *peek = GET_KNOWN(snapshots, key, hash);
+    if (peek == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (peek == NULL || !Py_IS_TYPE(peek, layout->snapshot_type) ||
+        SLOT(peek, layout->snap_payload) != payload) {
+        copy = copy_root(layout->atoms, payload, 1);
+        if (copy == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    /* the table's lock, only if it is free: a writer holding it decides in Python */
+    if (!table_lock_try((TableLock *)lock)) {
+        Py_XDECREF(copy);
+        return 0;
+    }
+    int result = 0;
+    PyObject *current = NULL, *record = NULL;
+    PyObject *dropped[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    if (SLOT(entry, layout->table_alive) != Py_True) {
+        goto unlock; /* closed meanwhile: the slow path raises StoreNotStarted */
+    }
+    current = GET_KNOWN(snapshots, key, hash);
+    if (current == NULL) {
+        if (PyErr_Occurred()) {
+            result = -1;
+            goto unlock;
+        }
+        if (expected != 0) {
+            goto unlock; /* stale */
+        }
+    }
+    else if (record_version(layout, current) != expected) {
+        goto unlock; /* stale, or a record only Python reads */
+    }
+    if (copy == payload) {
+        record = Py_NewRef(snapshot); /* immutable all the way down: shared */
+    }
+    else if (copy != NULL) {
+        record = copy_record(layout, snapshot, copy, current, dropped);
+        if (record == NULL) {
+            result = -1;
+            goto unlock;
+        }
+        if (record == current) {
+            result = 1; /* rewritten in place */
+            goto unlock;
+        }
+    }
+    else if (current != NULL && Py_IS_TYPE(current, layout->snapshot_type) &&
+             SLOT(current, layout->snap_payload) == payload) {
+        /* not a tree, but that very object was found immutable when it was committed */
+        record = Py_NewRef(snapshot);
+    }
+    else {
+        goto unlock;
+    }
+    Py_XINCREF(current); /* released after the lock: its __del__ may run any code */
+    dropped[0] = current;
+    result = SET_KNOWN(snapshots, key, record, hash) < 0 ? -1 : 1;
+unlock:
+    table_lock_release((TableLock *)lock);
+    Py_XDECREF(copy);
+    Py_XDECREF(record);
+    for (int i = 0; i < 7; i++) {
+        Py_XDECREF(dropped[i]);
+    }
+    return result;
+}
+
+static PyObject *
+committer_vectorcall(Committer *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (kwnames == NULL && PyVectorcall_NARGS(nargsf) == 3) {
+        int done = try_commit(self, args[0], args[1], args[2]);
+        if (done == 1) {
+            Py_RETURN_NONE;
+        }
+        if (done < 0) {
+            return NULL;
+        }
+    }
+    return PyObject_Vectorcall(self->slow, args, nargsf, kwnames);
+}
+
+static int
+committer_traverse(Committer *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->layout);
+    Py_VISIT(self->store);
+    Py_VISIT(self->slow);
+    return 0;
+}
+
+static int
+committer_clear(Committer *self)
+{
+    Py_CLEAR(self->layout);
+    Py_CLEAR(self->store);
+    Py_CLEAR(self->slow);
+    return 0;
+}
+
+static void
+committer_dealloc(Committer *self)
+{
+    PyObject_GC_UnTrack(self);
+    committer_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+committer_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"layout", "store", "slow", NULL};
+    PyObject *layout, *store, *slow;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!OO:Committer", kwlist, &LayoutType,
+                                     &layout, &store, &slow)) {
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(store, ((Layout *)layout)->store_type)) {
+        PyErr_SetString(PyExc_TypeError, "store is not an instance of the layout's store type");
+        return NULL;
+    }
+    if (!PyCallable_Check(slow)) {
+        PyErr_SetString(PyExc_TypeError, "slow must be callable");
+        return NULL;
+    }
+    Committer *self = (Committer *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->layout = (Layout *)Py_NewRef(layout);
+    self->store = Py_NewRef(store);
+    self->slow = Py_NewRef(slow);
+    self->vectorcall = (vectorcallfunc)committer_vectorcall;
+    return (PyObject *)self;
+}
+
+static PyObject *
+committer_repr(Committer *self)
+{
+    return PyUnicode_FromFormat("<store_nowait of %R>", self->store);
+}
+
+static PyTypeObject CommitterType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "finitomata.persistency._memory_fast.Committer",
+    .tp_doc = PyDoc_STR("Committer(layout, store, slow): store.store_nowait without a "
+                        "Python frame; hands every call it does not complete to slow."),
+    .tp_basicsize = sizeof(Committer),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = committer_new,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(Committer, vectorcall),
+    .tp_repr = (reprfunc)committer_repr,
+    .tp_traverse = (traverseproc)committer_traverse,
+    .tp_clear = (inquiry)committer_clear,
+    .tp_dealloc = (destructor)committer_dealloc,
+};
+
+/* ------------------------------------------------------------------ module */
+
+static PyObject *
+module_copy_tree(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyFrozenSet_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "copy_tree(value, atoms: frozenset)");
+        return NULL;
+    }
+    PyObject *copy = copy_root(args[1], args[0], 0);
+    if (copy == NULL && !PyErr_Occurred()) {
+        Py_RETURN_NONE;
+    }
+    return copy;
+}
+
+static PyMethodDef module_methods[] = {
+    {"copy_tree", (PyCFunction)(void (*)(void))module_copy_tree, METH_FASTCALL,
+     PyDoc_STR("copy_tree(value, atoms): a copy of a tree of exact dict, list and tuple whose "
+               "leaves are atoms (value itself when it is immutable), shared parts and cycles "
+               "kept; None when value is not such a tree.")},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+module_exec(PyObject *module)
+{
+    if (PyType_Ready(&TableLockType) < 0 || PyType_Ready(&LayoutType) < 0 ||
+        PyType_Ready(&CommitterType) < 0) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "TableLock", (PyObject *)&TableLockType) < 0 ||
+        PyModule_AddObjectRef(module, "Layout", (PyObject *)&LayoutType) < 0 ||
+        PyModule_AddObjectRef(module, "Committer", (PyObject *)&CommitterType) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "finitomata.persistency._memory_fast",
+    .m_doc = PyDoc_STR("MemoryStore's commit path in C (optional; see _memory_fast.c)."),
+    .m_size = 0,
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+};
+
+PyMODINIT_FUNC
+PyInit__memory_fast(void)
+{
+    return PyModuleDef_Init(&module_def);
+}
