@@ -5,6 +5,7 @@ cases it must refuse (a busy lock, a stale version, a closed table, odd argument
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import decimal
@@ -168,7 +169,8 @@ PAYLOADS: list[Any] = [
     Frozen("a"),
     Mutable([1, 2]),
     {"raw": bytearray(b"ab")},
-    {uuid.UUID(int=2): "a key whose == is Python code"},
+    {uuid.UUID(int=2): ["a key whose == is Python code"]},
+    {frozenset({1}): "a key the C path does not share"},
 ]
 
 
@@ -396,7 +398,8 @@ def test_copy_tree_keeps_shared_parts_and_cycles_and_refuses_other_values() -> N
     assert copy["self"] is copy
     assert fast.copy_tree((1, "a"), ATOMS) == (1, "a")
     assert fast.copy_tree({"m": Mutable([1])}, ATOMS) is None
-    assert fast.copy_tree({uuid.UUID(int=3): 1}, ATOMS) is None
+    assert fast.copy_tree({uuid.UUID(int=3): [1]}, ATOMS) == {uuid.UUID(int=3): [1]}
+    assert fast.copy_tree({Mutable([1]).__class__: 1}, ATOMS) is None, "a key that may change"
     with pytest.raises(TypeError):
         fast.copy_tree({}, set(ATOMS))  # type: ignore[arg-type]
 
@@ -475,3 +478,110 @@ def test_c_and_python_writers_on_threads_never_both_win_a_version(store: MemoryS
     every = sorted(v for versions in won for v in versions)
     assert every == list(range(2, 602))
     assert version_of(entry(store).snapshots[k]) == 601
+
+
+# --------------------------------------------------------------------------- in-place rewrite
+
+
+async def test_a_copy_of_the_same_shape_is_brought_up_to_date_in_place(
+    store: MemoryStore,
+) -> None:
+    payload: dict[str, Any] = {"n": 1, "tags": ["a", "b"], "m": {"x": [1, (2, 3)]}}
+    await _commit_and_get(store, payload)
+    store.store_nowait(key(), snapshot(payload, 3), 2)  # a copy of its own, private
+    before = id(entry(store).snapshots[key()])  # holding it would stop the rewrite
+    payload["n"] = 2
+    payload["tags"][1] = "c"
+    payload["m"]["x"][0] = None
+    store.store_nowait(key(), snapshot(payload, 4), 3)
+    # a new record would be made while the old one is alive: a same id means in place
+    assert id(entry(store).snapshots[key()]) == before, "rewritten in place"
+    payload["tags"].append("late")  # after the commit: changes nothing stored
+    payload["m"]["x"].clear()
+    got = await store.get("f")
+    assert got is not None
+    assert got.payload == {"n": 2, "tags": ["a", "c"], "m": {"x": [None, (2, 3)]}}
+    assert got.version == 4
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ({"a": 1, "b": [1]}, {"a": 1, "b": [1, 2]}),
+        ({"a": 1, "b": [1]}, {"a": 1, "b": [1], "c": 3}),
+        ({"a": 1, "b": [1]}, {"b": [1], "a": 1}),
+        ({"a": 1, "b": [1]}, {"a": [1], "b": 1}),
+        ({"a": 1, "b": [1]}, {"a": 1, "b": (1,)}),
+        ({"a": 1, "b": [1]}, {"a": 1, "b": {"c": 1}}),
+        ({"a": [1], "b": [2]}, {"a": [1], "b": [2]}),
+        ([1, [2]], [1, [2], 3]),
+        ([1, [2]], {"a": 1}),
+    ],
+    ids=[
+        "longer-list",
+        "new-key",
+        "other-order",
+        "swapped-kinds",
+        "list-to-tuple",
+        "list-to-dict",
+        "same",
+        "list-root",
+        "other-root",
+    ],
+)
+async def test_every_change_of_shape_is_stored_right(
+    store: MemoryStore, first: Any, then: Any
+) -> None:
+    for version, payload in enumerate([first, first, first, then, then], start=1):
+        store.store_nowait(key(), snapshot(payload, version), version - 1)
+        got = await store.get("f")
+        assert got is not None
+        assert (got.version, got.payload) == (version, payload)
+        assert repr(got.payload) == repr(payload)
+
+
+async def test_equal_keys_that_are_other_objects_are_copied_right(store: MemoryStore) -> None:
+    for version in range(1, 5):
+        name = "".join(["ke", "y"])  # an equal str, a new object each time
+        payload = {name: [version]}
+        store.store_nowait(key(), snapshot(payload, version), version - 1)
+        got = await store.get("f")
+        assert got is not None
+        assert got.payload == {"key": [version]}
+
+
+async def test_a_part_reached_twice_is_not_rewritten_into_a_tree(store: MemoryStore) -> None:
+    await _commit_and_get(store, {"a": [1], "b": [1]})
+    store.store_nowait(key(), snapshot({"a": [1], "b": [1]}, 3), 2)
+    shared = [1]
+    store.store_nowait(key(), snapshot({"a": shared, "b": shared}, 4), 3)
+    got = await store.get("f")
+    assert got is not None
+    assert got.payload["a"] is got.payload["b"], "the Python path keeps the sharing"
+
+
+async def test_a_stale_write_leaves_a_copy_it_could_rewrite_untouched(
+    store: MemoryStore,
+) -> None:
+    await _commit_and_get(store, {"n": [1]})
+    store.store_nowait(key(), snapshot({"n": [1]}, 3), 2)
+    with pytest.raises(StaleSnapshot):
+        store.store_nowait(key(), snapshot({"n": [9]}, 9), 7)
+    got = await store.get("f")
+    assert got is not None
+    assert (got.version, got.payload) == (3, {"n": [1]})
+
+
+@settings(max_examples=60, deadline=None)
+@given(payloads=st.lists(trees, min_size=1, max_size=6))
+def test_any_sequence_of_commits_reads_back_the_last_one(payloads: list[Any]) -> None:
+    async def run() -> None:
+        async with MemoryStore(table=f"seq-{uuid.uuid4().hex[:8]}") as owner:
+            for version, payload in enumerate(payloads, start=1):
+                owner.store_nowait(key(), snapshot(payload, version), version - 1)
+                got = await owner.get("f")
+                assert got is not None
+                assert got.version == version
+                assert repr(got.payload) == repr(payload)
+
+    asyncio.run(run())

@@ -9,30 +9,35 @@
  * the pure-Python method (the "slow" path), which then decides everything itself.
  *
  * What it completes, and only this:
- *   - the key is an exact FSMKey of two exact str (hashing and comparing it runs no
- *     Python code), the snapshot an exact Snapshot with no last_error, the expected
- *     version an int;
+ *   - the key is an exact FSMKey of two exact str, the snapshot an exact Snapshot with no
+ *     last_error, the expected version an int;
  *   - the payload is an atom (an exact instance of one of the `atoms` types: shared, as in
- *     Python), or a tree of exact dict, list and tuple whose leaves are atoms and whose dict
- *     keys are exact str, int, float, bool, bytes or None (copied here, shared references
- *     and cycles kept), or the very object the stored snapshot holds (it was found
- *     immutable when it was committed, so it is shared again, as in Python);
- *   - the table's lock is free: it is taken with acquire(False) and released here, so
- *     this path and the Python one exclude each other exactly as two Python writers do.
+ *     Python); or a tree of exact dict, list and tuple whose leaves and dict keys are atoms,
+ *     with no part reached twice (copied here); or the very object the stored snapshot
+ *     holds (it was found immutable when it was committed, so it is shared again);
+ *   - no other writer holds the table's lock (a TableLock, defined here): the commit takes
+ *     it without a Python call and releases it, so this path and the Python one exclude
+ *     each other exactly as two Python writers do.
  * Anything else (another payload type, a stale version, a busy lock, a table that has no
- * owner, a tree too deep or with too many shared parts) goes to the slow path unchanged,
- * which raises the errors the contract names. A copy runs no Python code: it only copies
- * dicts of keys whose hashing and comparison are C, lists and tuples.
+ * owner, a tree deeper than MAX_DEPTH) goes to the slow path unchanged, which raises the
+ * errors the contract names.
+ *
+ * The copy is made before the lock is taken, and holds what it is copying: Python 3.11 may
+ * collect garbage when a container is allocated, and a finalizer may then run any code. In
+ * the locked section no Python code runs but such a finalizer; the record it replaces is
+ * released after the lock.
  *
  * The record stored is what the Python path stores (see _memory_copy.Record): the snapshot
  * itself when nothing in it can change, else the 7-tuple
- * (name, state, version, history, None, copy, None).
+ * (name, state, version, history, None, copy, None). Records and copies only the table
+ * sees are trees: they are untracked by the cyclic GC and freed by reference counting.
  *
- * `copy_tree(value)` is the same copier for reads: a copy of a stored tree, or None when
- * the value is not such a tree (the caller then copies it in Python).
+ * `copy_tree(value, atoms)` is the same copier for reads (shared parts and cycles kept):
+ * a copy of a stored tree, or None when the value is not such a tree (the caller then
+ * copies it in Python).
  *
- * The module relies on the GIL (a copy must not see another thread change the tree); the
- * Python side does not import it when the GIL is disabled.
+ * The module relies on the GIL; the Python side does not import it when the GIL is
+ * disabled.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -328,12 +333,12 @@ typedef struct {
     int private_copy; /* a copy only the table will see: a tree, its containers untracked */
     int depth;
     int shared;
-    PyObject *seen[MAX_SHARED]; /* originals referenced more than once (borrowed) */
+    PyObject *seen[MAX_SHARED]; /* originals referenced more than once (held) */
     PyObject *made[MAX_SHARED]; /* their copies (borrowed: each is owned by its parent) */
 } Copier;
 
 static inline int
-is_atom(Copier *c, PyObject *v)
+is_atom(PyObject *atoms, PyObject *v)
 {
     if (v == Py_None || v == Py_True || v == Py_False || PyUnicode_CheckExact(v) ||
         PyLong_CheckExact(v) || PyFloat_CheckExact(v) || PyBytes_CheckExact(v)) {
@@ -343,15 +348,7 @@ is_atom(Copier *c, PyObject *v)
         return 0;
     }
     /* hashing a type hashes its address: no Python code runs */
-    return PySet_Contains(c->atoms, (PyObject *)Py_TYPE(v));
-}
-
-static inline int
-is_plain_key(PyObject *k)
-{
-    /* keys whose hash and == are C: a dict copy may compare keys */
-    return PyUnicode_CheckExact(k) || PyLong_CheckExact(k) || k == Py_None || k == Py_True ||
-           k == Py_False || PyFloat_CheckExact(k) || PyBytes_CheckExact(k);
+    return PySet_Contains(atoms, (PyObject *)Py_TYPE(v));
 }
 
 /* A copy (new reference) of v, a tree of dict/list/tuple of atoms; NULL without an
@@ -379,83 +376,60 @@ seen_copy(Copier *c, PyObject *v, PyObject **copy)
 static int
 remember(Copier *c, PyObject *v, PyObject *copy)
 {
-    /* a container referenced once is reached once: only the others are remembered */
-    if (Py_REFCNT(v) > 1 || c->depth == 1) {
+    /* a container referenced once is reached once: only the others are remembered (one
+     * reference is copy_tree's own, held while v is copied) */
+    if (Py_REFCNT(v) > 2 || c->depth == 1) {
         if (c->shared == MAX_SHARED) {
             return -1;
         }
-        c->seen[c->shared] = v;
+        c->seen[c->shared] = Py_NewRef(v); /* its address must not be reused meanwhile */
         c->made[c->shared] = copy;
         c->shared++;
     }
     return 0;
 }
 
-/* copy[k] = a copy of item; -1 when item is not a tree or on an error */
-static int
-replace_item(Copier *c, PyObject *copy, PyObject *k, PyObject *item)
-{
-    PyObject *child = copy_tree(c, item);
-    if (child == NULL) {
-        return -1;
-    }
-    int failed = child != item && PyDict_SetItem(copy, k, child) < 0;
-    Py_DECREF(child);
-    return failed ? -1 : 0;
-}
-
-#define NESTED_NOTED 8 /* nested values of a dict noted in the first pass */
-
 static PyObject *
 copy_dict(Copier *c, PyObject *v)
 {
-    /* one pass checks the keys and notes the values that are not atoms; the copy is made
-     * in C (PyDict_Copy), then only those values are replaced by their copies */
-    Py_ssize_t pos = 0, nested = 0;
-    PyObject *k, *item;
-    PyObject *noted_keys[NESTED_NOTED], *noted_items[NESTED_NOTED];
-    while (PyDict_Next(v, &pos, &k, &item)) {
-        if (!is_plain_key(k)) {
-            return NULL;
-        }
-        int atom = is_atom(c, item);
-        if (atom < 0) {
-            return NULL;
-        }
-        if (!atom) {
-            if (nested < NESTED_NOTED) {
-                noted_keys[nested] = k;
-                noted_items[nested] = item;
-            }
-            nested++;
-        }
-    }
+    /* copied in C (PyDict_Copy), then the copy, which only this function can reach, is
+     * walked: its keys checked, its values that are not atoms replaced by their copies
+     * (replacing values while walking a dict is allowed; its keys do not change) */
     PyObject *copy = PyDict_Copy(v);
     if (copy == NULL) {
         return NULL;
     }
     if (remember(c, v, copy) < 0) {
-        Py_DECREF(copy);
-        return NULL;
+        goto refuse;
     }
-    if (nested > NESTED_NOTED) { /* many: walk the dict again for all of them */
-        nested = 0;
-        pos = 0;
-        while (PyDict_Next(v, &pos, &k, &item)) {
-            int atom = is_atom(c, item);
-            if (atom < 0 || (!atom && replace_item(c, copy, k, item) < 0)) {
-                Py_DECREF(copy);
-                return NULL;
-            }
+    Py_ssize_t pos = 0;
+    PyObject *k, *item;
+    while (PyDict_Next(copy, &pos, &k, &item)) {
+        int atom = is_atom(c->atoms, k); /* a key is shared: it must never change */
+        if (atom <= 0) {
+            goto refuse;
         }
-    }
-    for (Py_ssize_t i = 0; i < nested; i++) {
-        if (replace_item(c, copy, noted_keys[i], noted_items[i]) < 0) {
-            Py_DECREF(copy);
-            return NULL;
+        atom = is_atom(c->atoms, item);
+        if (atom < 0) {
+            goto refuse;
+        }
+        if (atom) {
+            continue;
+        }
+        PyObject *child = copy_tree(c, item);
+        if (child == NULL) {
+            goto refuse;
+        }
+        int failed = child != item && PyDict_SetItem(copy, k, child) < 0;
+        Py_DECREF(child);
+        if (failed) {
+            goto refuse;
         }
     }
     return copy;
+refuse:
+    Py_DECREF(copy);
+    return NULL;
 }
 
 static PyObject *
@@ -472,7 +446,7 @@ copy_list(Copier *c, PyObject *v)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyList_GET_ITEM(copy, i);
-        int atom = is_atom(c, item);
+        int atom = is_atom(c->atoms, item);
         if (atom < 0) {
             Py_DECREF(copy);
             return NULL;
@@ -535,7 +509,7 @@ copy_tree(Copier *c, PyObject *v)
 {
     int kind = PyDict_CheckExact(v) ? 1 : PyList_CheckExact(v) ? 2 : PyTuple_CheckExact(v) ? 3 : 0;
     if (kind == 0) {
-        int atom = is_atom(c, v);
+        int atom = is_atom(c->atoms, v);
         return atom > 0 ? Py_NewRef(v) : NULL;
     }
     PyObject *copy = NULL;
@@ -546,9 +520,13 @@ copy_tree(Copier *c, PyObject *v)
     if (c->depth == MAX_DEPTH) {
         return NULL;
     }
+    /* Python 3.11 may collect garbage when a container is allocated, and a finalizer may
+     * then change the payload: what is being copied is held until it is copied */
+    Py_INCREF(v);
     c->depth++;
     copy = kind == 1 ? copy_dict(c, v) : kind == 2 ? copy_list(c, v) : copy_tuple(c, v);
     c->depth--;
+    Py_DECREF(v);
     if (c->private_copy && copy != NULL && copy != v && PyObject_GC_IsTracked(copy)) {
         /* a tree no one else will reference: freed by reference counting, never part of
          * a cycle, so the cyclic GC need not scan it on every collection it survives */
@@ -565,7 +543,135 @@ copy_root(PyObject *atoms, PyObject *v, int private_copy)
     c.private_copy = private_copy;
     c.depth = 0;
     c.shared = 0;
-    return copy_tree(&c, v);
+    PyObject *copy = copy_tree(&c, v);
+    for (int i = 0; i < c.shared; i++) {
+        Py_DECREF(c.seen[i]);
+    }
+    return copy;
+}
+
+/* ------------------------------------------------------------------ rewriting a copy */
+
+/* When the stored copy has the shape of the new payload (the same keys in the same order,
+ * lists of the same lengths: an FSM's payload keeps its shape), the copy is brought up to
+ * date in place instead of being replaced: only the leaves that differ are swapped. The
+ * plan is made first, reading only; it is applied under the lock, so a stored copy is
+ * never left half-changed. */
+
+#define MAX_CHANGES 32
+
+typedef struct {
+    PyObject *container; /* a dict or list of the stored copy */
+    PyObject *key;       /* the dict's key (an exact str), or NULL for a list */
+    Py_ssize_t index;    /* the list's index */
+    PyObject *old;       /* the leaf it replaces */
+    PyObject *value;     /* the new leaf, from the payload */
+} Change;
+
+typedef struct {
+    PyObject *atoms;
+    int depth;
+    int changes;
+    Change change[MAX_CHANGES];
+    int shared;
+    PyObject *seen[MAX_SHARED]; /* payload containers referenced more than once */
+} Plan;
+
+static int plan_rewrite(Plan *p, PyObject *old, PyObject *v);
+
+/* 1 when the leaf old (in the copy) can become v; 0 when the shapes differ; -1 on error */
+static int
+plan_leaf(Plan *p, PyObject *container, PyObject *key, Py_ssize_t index, PyObject *old,
+          PyObject *v)
+{
+    if (old == v) {
+        return 1; /* an atom, shared by the copy (its containers are never the payload's) */
+    }
+    int atom = is_atom(p->atoms, v);
+    if (atom < 0) {
+        return -1;
+    }
+    if (!atom) {
+        return plan_rewrite(p, old, v);
+    }
+    if (p->changes == MAX_CHANGES) {
+        return 0;
+    }
+    Change *change = &p->change[p->changes++];
+    change->container = container;
+    change->key = key;
+    change->index = index;
+    change->old = old;
+    change->value = v;
+    return 1;
+}
+
+static int
+plan_rewrite(Plan *p, PyObject *old, PyObject *v)
+{
+    /* old: a container of the stored copy, held by its parent only */
+    if (Py_REFCNT(old) != 1 || Py_TYPE(old) != Py_TYPE(v) || p->depth == MAX_DEPTH) {
+        return 0;
+    }
+    if (Py_REFCNT(v) > 1) { /* a part reached twice is not a tree: copied, and refused */
+        for (int i = 0; i < p->shared; i++) {
+            if (p->seen[i] == v) {
+                return 0;
+            }
+        }
+        if (p->shared == MAX_SHARED) {
+            return 0;
+        }
+        p->seen[p->shared++] = v;
+    }
+    int ok = 1;
+    p->depth++;
+    if (PyDict_CheckExact(v)) {
+        Py_ssize_t size = PyDict_GET_SIZE(v), pos_old = 0, pos_new = 0;
+        PyObject *k_old, *v_old, *k_new, *v_new;
+        if (PyDict_GET_SIZE(old) != size) {
+            ok = 0;
+        }
+        while (ok == 1 && PyDict_Next(v, &pos_new, &k_new, &v_new)) {
+            if (!PyDict_Next(old, &pos_old, &k_old, &v_old) || k_old != k_new ||
+                !PyUnicode_CheckExact(k_new)) {
+                ok = 0; /* same key objects, in the same order; str (hashed in C) */
+                break;
+            }
+            ok = plan_leaf(p, old, k_old, 0, v_old, v_new);
+        }
+    }
+    else if (PyList_CheckExact(v)) {
+        Py_ssize_t size = PyList_GET_SIZE(v);
+        if (PyList_GET_SIZE(old) != size) {
+            ok = 0;
+        }
+        for (Py_ssize_t i = 0; ok == 1 && i < size; i++) {
+            ok = plan_leaf(p, old, NULL, i, PyList_GET_ITEM(old, i), PyList_GET_ITEM(v, i));
+        }
+    }
+    else {
+        ok = 0; /* a tuple with something mutable in it: copied */
+    }
+    p->depth--;
+    return ok;
+}
+
+/* Apply the plan; the leaves replaced are moved to dropped[] (released after the lock). */
+static int
+apply_rewrite(Plan *p, PyObject **dropped)
+{
+    for (int i = 0; i < p->changes; i++) {
+        Change *change = &p->change[i];
+        dropped[i] = Py_NewRef(change->old); /* its reference in the container is dropped */
+        if (change->key == NULL) {
+            PyList_SetItem(change->container, change->index, Py_NewRef(change->value));
+        }
+        else if (PyDict_SetItem(change->container, change->key, change->value) < 0) {
+            return -1; /* an existing str key: no resize, no Python code */
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ Committer */
@@ -611,40 +717,28 @@ record_version(Layout *layout, PyObject *record)
     return value < 0 ? -1 : value;
 }
 
-/* The 7-tuple record of a copied payload, made new or, when the table holds the only
- * reference to the current 7-tuple record, rewritten in place (no one else can see it:
- * get(), load() and the Python path hold a reference while they read one). The items it
- * replaces are moved to dropped[], to be released after the lock. */
+/* A new 7-tuple record for a copied payload (see _memory_copy.Record). */
 static PyObject *
-copy_record(Layout *layout, PyObject *snapshot, PyObject *copy, PyObject *current,
-            PyObject **dropped)
+new_record(Layout *layout, PyObject *snapshot, PyObject *copy)
 {
-    PyObject *items[7] = {
-        SLOT(snapshot, layout->snap_name),    SLOT(snapshot, layout->snap_state),
-        SLOT(snapshot, layout->snap_version), SLOT(snapshot, layout->snap_history),
-        Py_None,                              copy,
-        Py_None,
-    };
-    PyObject *record;
-    int reuse = current != NULL && PyTuple_CheckExact(current) && Py_REFCNT(current) == 1 &&
-                PyTuple_GET_SIZE(current) == 7;
-    if (reuse) {
-        record = Py_NewRef(current);
-    }
-    else {
-        record = PyTuple_New(7);
-        if (record == NULL) {
-            return NULL;
-        }
-    }
-    if (PyObject_GC_IsTracked(record)) {
+    PyObject *record = PyTuple_Pack(7, SLOT(snapshot, layout->snap_name),
+                                    SLOT(snapshot, layout->snap_state),
+                                    SLOT(snapshot, layout->snap_version),
+                                    SLOT(snapshot, layout->snap_history), Py_None, copy, Py_None);
+    if (record != NULL) {
         PyObject_GC_UnTrack(record); /* referenced by the table only, never in a cycle */
     }
-    for (int i = 0; i < 7; i++) {
-        dropped[i] = reuse ? PyTuple_GET_ITEM(record, i) : NULL;
-        PyTuple_SET_ITEM(record, i, Py_NewRef(items[i]));
-    }
     return record;
+}
+
+/* Whether record is a 7-tuple record of a copy that only the table holds: no one else can
+ * see it (get(), load() and the Python path hold a reference while they read a record), so
+ * it may be brought up to date in place. */
+static inline int
+private_record(PyObject *record)
+{
+    return record != NULL && PyTuple_CheckExact(record) && Py_REFCNT(record) == 1 &&
+           PyTuple_GET_SIZE(record) == 7 && PyTuple_GET_ITEM(record, 6) == Py_None;
 }
 
 /* 1 when committed; 0 when the slow path must decide; -1 on an error (exception set). */
@@ -676,19 +770,32 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
     if (hash == -1) {
         return -1;
     }
-    /* the copy, made before the lock is taken (it runs no Python code); none when the
-     * stored snapshot holds this very payload object: it was found immutable when it was
-     * committed (looked at again under the lock) */
-    PyObject *copy = NULL;
-    PyObject *peek = GET_KNOWN(snapshots, key, hash);
+    PyObject *peek = GET_KNOWN(snapshots, key, hash); /* looked at again under the lock */
     if (peek == NULL && PyErr_Occurred()) {
         return -1;
     }
+    /* what to store: the snapshot, when the stored one holds this very payload object (it
+     * was found immutable when it was committed); else the stored copy brought up to date
+     * in place, when it has the payload's shape; else a new copy, made before the lock is
+     * taken (allocating may run a finalizer) */
+    PyObject *copy = NULL;
+    Plan plan;
+    int rewrite = 0;
     if (peek == NULL || !Py_IS_TYPE(peek, layout->snapshot_type) ||
         SLOT(peek, layout->snap_payload) != payload) {
-        copy = copy_root(layout->atoms, payload, 1);
-        if (copy == NULL && PyErr_Occurred()) {
-            return -1;
+        if ((PyDict_CheckExact(payload) || PyList_CheckExact(payload)) && private_record(peek)) {
+            plan.atoms = layout->atoms;
+            plan.depth = plan.changes = plan.shared = 0;
+            rewrite = plan_rewrite(&plan, PyTuple_GET_ITEM(peek, 5), payload);
+            if (rewrite < 0) {
+                return -1;
+            }
+        }
+        if (!rewrite) {
+            copy = copy_root(layout->atoms, payload, 1);
+            if (copy == NULL && PyErr_Occurred()) {
+                return -1;
+            }
         }
     }
     /* the table's lock, only if it is free: a writer holding it decides in Python */
@@ -696,9 +803,9 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
         Py_XDECREF(copy);
         return 0;
     }
-    int result = 0;
+    int result = 0, n_dropped = 0;
     PyObject *current = NULL, *record = NULL;
-    PyObject *dropped[7] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    PyObject *dropped[5 + MAX_CHANGES]; /* released after the lock: a __del__ may run code */
     if (SLOT(entry, layout->table_alive) != Py_True) {
         goto unlock; /* closed meanwhile: the slow path raises StoreNotStarted */
     }
@@ -715,37 +822,56 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
     else if (record_version(layout, current) != expected) {
         goto unlock; /* stale, or a record only Python reads */
     }
+    if (rewrite) {
+        /* nothing ran since the plan was made (it only reads): the record is the one seen */
+        if (current != peek || !private_record(current)) {
+            goto unlock;
+        }
+        if (apply_rewrite(&plan, dropped) < 0) {
+            n_dropped = plan.changes;
+            result = -1;
+            goto unlock;
+        }
+        n_dropped = plan.changes;
+        PyObject *items[5] = {
+            SLOT(snapshot, layout->snap_name),    SLOT(snapshot, layout->snap_state),
+            SLOT(snapshot, layout->snap_version), SLOT(snapshot, layout->snap_history),
+            Py_None,
+        };
+        for (int i = 0; i < 5; i++) {
+            dropped[n_dropped++] = PyTuple_GET_ITEM(current, i);
+            PyTuple_SET_ITEM(current, i, Py_NewRef(items[i]));
+        }
+        result = 1;
+        goto unlock;
+    }
     if (copy == payload) {
         record = Py_NewRef(snapshot); /* immutable all the way down: shared */
     }
     else if (copy != NULL) {
-        record = copy_record(layout, snapshot, copy, current, dropped);
+        record = new_record(layout, snapshot, copy);
         if (record == NULL) {
             result = -1;
-            goto unlock;
-        }
-        if (record == current) {
-            result = 1; /* rewritten in place */
             goto unlock;
         }
     }
     else if (current != NULL && Py_IS_TYPE(current, layout->snapshot_type) &&
              SLOT(current, layout->snap_payload) == payload) {
-        /* not a tree, but that very object was found immutable when it was committed */
-        record = Py_NewRef(snapshot);
+        record = Py_NewRef(snapshot); /* the very payload found immutable when committed */
     }
     else {
         goto unlock;
     }
-    Py_XINCREF(current); /* released after the lock: its __del__ may run any code */
-    dropped[0] = current;
+    if (current != NULL) {
+        dropped[n_dropped++] = Py_NewRef(current);
+    }
     result = SET_KNOWN(snapshots, key, record, hash) < 0 ? -1 : 1;
 unlock:
     table_lock_release((TableLock *)lock);
     Py_XDECREF(copy);
     Py_XDECREF(record);
-    for (int i = 0; i < 7; i++) {
-        Py_XDECREF(dropped[i]);
+    for (int i = 0; i < n_dropped; i++) {
+        Py_DECREF(dropped[i]);
     }
     return result;
 }
