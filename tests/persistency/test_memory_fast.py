@@ -30,7 +30,8 @@ from finitomata import (
     StoreNotStarted,
 )
 from finitomata.persistency import MemoryStore, _memory_ext
-from finitomata.persistency._memory_copy import ATOMS, thaw, version_of
+from finitomata.persistency._memory_copy import ATOMS, SHAREABLE, thaw, version_of
+from finitomata.persistency._memory_copy import _shared as shared_in_python
 from finitomata.persistency.memory import _Table
 from finitomata.testing import check_store
 
@@ -363,9 +364,9 @@ def test_the_committer_checks_what_it_is_built_with() -> None:
     with pytest.raises(TypeError):
         fast.Committer(layout, MemoryStore("x"), 42)
     with pytest.raises(TypeError):
-        fast.Layout(MemoryStore, object, object, FSMKey, ATOMS)  # no such slots
+        fast.Layout(MemoryStore, object, object, FSMKey, ATOMS, SHAREABLE)  # no such slots
     with pytest.raises(TypeError):
-        fast.Layout(MemoryStore, _Table, type(snapshot(1, 1)), dict, ATOMS)
+        fast.Layout(MemoryStore, _Table, type(snapshot(1, 1)), dict, ATOMS, SHAREABLE)
 
 
 # --------------------------------------------------------------------------- the lock
@@ -391,15 +392,17 @@ def test_copy_tree_keeps_shared_parts_and_cycles_and_refuses_other_values() -> N
     shared = [1]
     value: dict[str, Any] = {"a": shared, "b": shared, "t": (shared,)}
     value["self"] = value
-    copy = fast.copy_tree(value, ATOMS)
+    copy = fast.copy_tree(value, ATOMS, SHAREABLE)
     assert copy is not value
     assert copy["a"] is copy["b"] is copy["t"][0]
     assert copy["a"] is not shared
     assert copy["self"] is copy
-    assert fast.copy_tree((1, "a"), ATOMS) == (1, "a")
-    assert fast.copy_tree({"m": Mutable([1])}, ATOMS) is None
-    assert fast.copy_tree({uuid.UUID(int=3): [1]}, ATOMS) == {uuid.UUID(int=3): [1]}
-    assert fast.copy_tree({Mutable([1]).__class__: 1}, ATOMS) is None, "a key that may change"
+    assert fast.copy_tree((1, "a"), ATOMS, SHAREABLE) == (1, "a")
+    assert fast.copy_tree({"m": Mutable([1])}, ATOMS, SHAREABLE) is None
+    assert fast.copy_tree({uuid.UUID(int=3): [1]}, ATOMS, SHAREABLE) == {uuid.UUID(int=3): [1]}
+    assert fast.copy_tree({Mutable([1]).__class__: 1}, ATOMS, SHAREABLE) is None, (
+        "a key that may change"
+    )
     with pytest.raises(TypeError):
         fast.copy_tree({}, set(ATOMS))  # type: ignore[arg-type]
 
@@ -428,7 +431,7 @@ trees = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(payload=trees)
 def test_any_plain_tree_is_copied_exactly(payload: Any) -> None:
-    copy = fast.copy_tree(payload, ATOMS)
+    copy = fast.copy_tree(payload, ATOMS, SHAREABLE)
     assert copy == payload
     assert repr(copy) == repr(payload)
     if isinstance(payload, dict | list):
@@ -585,3 +588,69 @@ def test_any_sequence_of_commits_reads_back_the_last_one(payloads: list[Any]) ->
                 assert repr(got.payload) == repr(payload)
 
     asyncio.run(run())
+
+
+# --------------------------------------------------------------------------- frozen classes
+
+
+@dataclasses.dataclass(frozen=True)
+class Holding:
+    id: str
+    items: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Failing:
+    id: str
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "id":
+            raise RuntimeError("cannot read id")
+        return object.__getattribute__(self, name)
+
+
+async def test_a_new_frozen_instance_each_commit_is_shared_by_the_c_path(
+    store: MemoryStore,
+) -> None:
+    await _commit_and_get(store, Frozen("a", 0))  # the Python path learns the class
+    assert SHAREABLE[Frozen] == ("id", "n")
+    slow = Recorder()
+    commit = committer(store, slow)
+    for version in range(3, 6):
+        snap = snapshot(Frozen("a", version), version)
+        commit(key(), snap, version - 1)
+        assert entry(store).snapshots[key()] is snap
+    assert slow.calls == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [Holding("a", [1]), Holding("a", {"k": 1}), Holding("a", (1, [2])), Holding("a", Mutable([]))],
+    ids=["list", "dict", "tuple-with-list", "mutable-object"],
+)
+async def test_a_frozen_instance_holding_something_mutable_is_copied(
+    store: MemoryStore, payload: Holding
+) -> None:
+    _, got = await _commit_and_get(store, payload)
+    assert got == payload
+    assert got is not payload
+    stored = entry(store).snapshots[key()]
+    assert type(stored) is tuple, "kept as a copy, not shared"
+
+
+async def test_a_field_that_cannot_be_read_is_the_python_paths_error(store: MemoryStore) -> None:
+    await _commit_and_get(store, {"n": 1})
+    with pytest.raises(SerializationError, match="cannot read id"):
+        store.store_nowait(key(), snapshot(Failing("x"), 3), 2)
+    with pytest.raises(SerializationError, match="cannot read id"):
+        store._store_nowait(key(), snapshot(Failing("x"), 3), 2)
+
+
+def test_copy_tree_shares_frozen_instances_of_immutable_values() -> None:
+    assert shared_in_python(Frozen("a")), "the Python side learns the class"
+    value = {"f": Frozen("a"), "t": (Frozen("b"),)}
+    copy = fast.copy_tree(value, ATOMS, SHAREABLE)
+    assert copy == value
+    assert copy["f"] is value["f"]
+    assert copy["t"] is value["t"]
+    assert fast.copy_tree({"h": Holding("a", [1])}, ATOMS, SHAREABLE) is None

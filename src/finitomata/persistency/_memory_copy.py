@@ -29,11 +29,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .._snapshot import FailureInfo, Snapshot
-from . import _memory_ext
+from . import _class_cache, _memory_ext
 from ._class_cache import remember
 
 __all__ = [
     "ATOMS",
+    "SHAREABLE",
     "Record",
     "copy_failure",
     "copy_snapshot",
@@ -78,9 +79,17 @@ def _no_fields(value: Any) -> tuple[Any, ...]:
 _shared_if: dict[type, _Fields | None] = {}
 
 
+SHAREABLE: dict[type, tuple[str, ...]] = {}
+"""class -> the attributes to check before sharing an instance, for every class whose
+instances are shared when those attributes are (the classes :data:`_shared_if` has a plan
+for). The C commit path reads it: it shares an instance of a class found here when every
+attribute it names holds a value it shares itself, and leaves other classes to Python."""
+
+
 def _plan(cls: type) -> _Fields | None:
     plan: _Fields | None = None
     params = getattr(cls, "__dataclass_params__", None)
+    names: list[str] = []
     if issubclass(cls, frozenset | enum.Enum):
         plan = _no_fields
     elif params is not None and params.frozen:
@@ -92,6 +101,12 @@ def _plan(cls: type) -> _Fields | None:
             plan = lambda value: (getter(value),)  # noqa: E731
         else:
             plan = operator.attrgetter(*names)
+    if plan is not None:
+        if len(SHAREABLE) >= _class_cache.LIMIT:  # both start over (the C path holds this
+            # very dict: it is cleared, never replaced)
+            SHAREABLE.clear()
+            _shared_if.clear()
+        SHAREABLE[cls] = tuple(names)
     return remember(_shared_if, cls, plan)
 
 
@@ -182,9 +197,10 @@ Record = Snapshot | tuple[str, str, int, tuple[str, ...], FailureInfo | None, An
 """What a table keeps per key: the snapshot itself when nothing in it can change, else
 ``(name, state, version, history, last_error, stored payload, pickled)`` where the stored
 payload is the payload's pickle (``pickled`` is then the payload's class, for error
-messages) or, when ``pickled`` is ``None``, a copy: of a flat container of atoms, or of a
-payload that pickle refuses. (Building a new frozen ``Snapshot`` at every commit would
-cost more than the copy itself.)"""
+messages) or, when ``pickled`` is ``None``, a copy: of a flat container of atoms, of a
+``dict``/``list``/``tuple`` tree (made by the C commit path, which may later bring it up to
+date in place while only the table holds the record), or of a payload that pickle refuses.
+(Building a new frozen ``Snapshot`` at every commit would cost more than the copy itself.)"""
 
 _dumps = pickle.dumps
 _loads = pickle.loads
@@ -273,7 +289,7 @@ def thaw(record: Record) -> Snapshot:
         payload = _loads(stored)
     else:
         fast = _memory_ext.fast  # the C copier when built; None for what it does not copy
-        payload = None if fast is None else fast.copy_tree(stored, ATOMS)
+        payload = None if fast is None else fast.copy_tree(stored, ATOMS, SHAREABLE)
         if payload is None:
             payload = copy_value(stored)
     return Snapshot(name, state, payload, version, history, last_error)

@@ -11,10 +11,12 @@
  * What it completes, and only this:
  *   - the key is an exact FSMKey of two exact str, the snapshot an exact Snapshot with no
  *     last_error, the expected version an int;
- *   - the payload is an atom (an exact instance of one of the `atoms` types: shared, as in
- *     Python); or a tree of exact dict, list and tuple whose leaves and dict keys are atoms,
- *     with no part reached twice (copied here); or the very object the stored snapshot
- *     holds (it was found immutable when it was committed, so it is shared again);
+ *   - the payload is immutable (an exact instance of one of the `atoms` types, a tuple of
+ *     immutable values, or an instance of a class in `shareable` whose named attributes
+ *     are immutable: shared, as in Python); or a tree of exact dict, list and tuple whose
+ *     leaves are immutable and whose dict keys are atoms, with no part reached twice
+ *     (copied here); or the very object the stored snapshot holds (it was found immutable
+ *     when it was committed, so it is shared again);
  *   - no other writer holds the table's lock (a TableLock, defined here): the commit takes
  *     it without a Python call and releases it, so this path and the Python one exclude
  *     each other exactly as two Python writers do.
@@ -32,7 +34,7 @@
  * (name, state, version, history, None, copy, None). Records and copies only the table
  * sees are trees: they are untracked by the cyclic GC and freed by reference counting.
  *
- * `copy_tree(value, atoms)` is the same copier for reads (shared parts and cycles kept):
+ * `copy_tree(value, atoms, shareable)` is the same copier for reads (shared parts and cycles kept):
  * a copy of a stored tree, or None when the value is not such a tree (the caller then
  * copies it in Python).
  *
@@ -69,7 +71,8 @@ typedef struct {
     PyTypeObject *table_type;
     PyTypeObject *snapshot_type;
     PyTypeObject *key_type;
-    PyObject *atoms; /* frozenset of types shared, never copied */
+    PyObject *atoms;     /* frozenset of types shared, never copied */
+    PyObject *shareable; /* dict: class -> attribute names (_memory_copy.SHAREABLE) */
     Py_ssize_t store_entry;  /* MemoryStore._entry */
     Py_ssize_t table_alive;  /* _Table.alive */
     Py_ssize_t table_snapshots;
@@ -115,6 +118,7 @@ layout_traverse(Layout *self, visitproc visit, void *arg)
     Py_VISIT(self->snapshot_type);
     Py_VISIT(self->key_type);
     Py_VISIT(self->atoms);
+    Py_VISIT(self->shareable);
     return 0;
 }
 
@@ -126,6 +130,7 @@ layout_clear(Layout *self)
     Py_CLEAR(self->snapshot_type);
     Py_CLEAR(self->key_type);
     Py_CLEAR(self->atoms);
+    Py_CLEAR(self->shareable);
     return 0;
 }
 
@@ -140,14 +145,14 @@ layout_dealloc(Layout *self)
 static PyObject *
 layout_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"store_type", "table_type", "snapshot_type", "key_type", "atoms",
-                             NULL};
+    static char *kwlist[] = {"store_type", "table_type", "snapshot_type", "key_type",
+                             "atoms",      "shareable",  NULL};
     PyTypeObject *store_type, *table_type, *snapshot_type, *key_type;
-    PyObject *atoms;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!O!:Layout", kwlist, &PyType_Type,
+    PyObject *atoms, *shareable;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!O!O!O!O!:Layout", kwlist, &PyType_Type,
                                      &store_type, &PyType_Type, &table_type, &PyType_Type,
                                      &snapshot_type, &PyType_Type, &key_type,
-                                     &PyFrozenSet_Type, &atoms)) {
+                                     &PyFrozenSet_Type, &atoms, &PyDict_Type, &shareable)) {
         return NULL;
     }
     if (!PyType_IsSubtype(key_type, &PyTuple_Type)) {
@@ -163,6 +168,7 @@ layout_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     self->snapshot_type = (PyTypeObject *)Py_NewRef(snapshot_type);
     self->key_type = (PyTypeObject *)Py_NewRef(key_type);
     self->atoms = Py_NewRef(atoms);
+    self->shareable = Py_NewRef(shareable);
     if (slot_offset(store_type, "_entry", &self->store_entry) < 0 ||
         slot_offset(table_type, "alive", &self->table_alive) < 0 ||
         slot_offset(table_type, "snapshots", &self->table_snapshots) < 0 ||
@@ -182,7 +188,8 @@ layout_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyTypeObject LayoutType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "finitomata.persistency._memory_fast.Layout",
-    .tp_doc = PyDoc_STR("Layout(store_type, table_type, snapshot_type, key_type, atoms): "
+    .tp_doc = PyDoc_STR("Layout(store_type, table_type, snapshot_type, key_type, atoms, "
+                        "shareable): "
                         "where the fields the commit path reads live."),
     .tp_basicsize = sizeof(Layout),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -330,6 +337,7 @@ static PyTypeObject TableLockType = {
 
 typedef struct {
     PyObject *atoms;
+    PyObject *shareable;
     int private_copy; /* a copy only the table will see: a tree, its containers untracked */
     int depth;
     int shared;
@@ -504,13 +512,56 @@ copy_tuple(Copier *c, PyObject *v)
     return copy;
 }
 
+/* v itself (new reference) when its class is in `shareable` (frozen dataclasses, enums,
+ * frozensets: what Python's _memory_copy._plan shares) and every attribute named there
+ * holds a value shared too; NULL without an exception otherwise (left to Python, which
+ * copies it, or raises what reading an attribute raised), NULL with one on an error. Reading an attribute may run Python code (a
+ * property, __getattr__): this runs before the table's lock is taken. */
+static PyObject *
+share_instance(Copier *c, PyObject *v)
+{
+    PyObject *names = PyDict_GetItemWithError(c->shareable, (PyObject *)Py_TYPE(v));
+    if (names == NULL || !PyTuple_CheckExact(names) || c->depth == MAX_DEPTH) {
+        return NULL;
+    }
+    Py_INCREF(names); /* the dict may be cleared meanwhile */
+    Py_INCREF(v);
+    c->depth++;
+    int shared = 1;
+    for (Py_ssize_t i = 0; shared == 1 && i < PyTuple_GET_SIZE(names); i++) {
+        PyObject *field = PyObject_GetAttr(v, PyTuple_GET_ITEM(names, i));
+        if (field == NULL) {
+            PyErr_Clear(); /* Python decides, and says what failed */
+            shared = 0;
+            break;
+        }
+        PyObject *kept = NULL;
+        if (!PyDict_CheckExact(field) && !PyList_CheckExact(field)) {
+            kept = copy_tree(c, field); /* itself when it is shared: nothing else copied */
+        }
+        shared = kept == field ? 1 : (kept == NULL && PyErr_Occurred()) ? -1 : 0;
+        Py_XDECREF(kept);
+        Py_DECREF(field);
+    }
+    c->depth--;
+    Py_DECREF(names);
+    if (shared != 1) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    return v;
+}
+
 static PyObject *
 copy_tree(Copier *c, PyObject *v)
 {
     int kind = PyDict_CheckExact(v) ? 1 : PyList_CheckExact(v) ? 2 : PyTuple_CheckExact(v) ? 3 : 0;
     if (kind == 0) {
         int atom = is_atom(c->atoms, v);
-        return atom > 0 ? Py_NewRef(v) : NULL;
+        if (atom != 0) {
+            return atom > 0 ? Py_NewRef(v) : NULL;
+        }
+        return share_instance(c, v);
     }
     PyObject *copy = NULL;
     int seen = seen_copy(c, v, &copy);
@@ -536,10 +587,11 @@ copy_tree(Copier *c, PyObject *v)
 }
 
 static PyObject *
-copy_root(PyObject *atoms, PyObject *v, int private_copy)
+copy_root(PyObject *atoms, PyObject *shareable, PyObject *v, int private_copy)
 {
     Copier c;
     c.atoms = atoms;
+    c.shareable = shareable;
     c.private_copy = private_copy;
     c.depth = 0;
     c.shared = 0;
@@ -792,7 +844,7 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
             }
         }
         if (!rewrite) {
-            copy = copy_root(layout->atoms, payload, 1);
+            copy = copy_root(layout->atoms, layout->shareable, payload, 1);
             if (copy == NULL && PyErr_Occurred()) {
                 return -1;
             }
@@ -972,11 +1024,12 @@ static PyTypeObject CommitterType = {
 static PyObject *
 module_copy_tree(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2 || !PyFrozenSet_CheckExact(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "copy_tree(value, atoms: frozenset)");
+    if (nargs != 3 || !PyFrozenSet_CheckExact(args[1]) || !PyDict_CheckExact(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "copy_tree(value, atoms: frozenset, shareable: dict)");
         return NULL;
     }
-    PyObject *copy = copy_root(args[1], args[0], 0);
+    PyObject *copy = copy_root(args[1], args[2], args[0], 0);
     if (copy == NULL && !PyErr_Occurred()) {
         Py_RETURN_NONE;
     }
@@ -985,9 +1038,10 @@ module_copy_tree(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef module_methods[] = {
     {"copy_tree", (PyCFunction)(void (*)(void))module_copy_tree, METH_FASTCALL,
-     PyDoc_STR("copy_tree(value, atoms): a copy of a tree of exact dict, list and tuple whose "
-               "leaves are atoms (value itself when it is immutable), shared parts and cycles "
-               "kept; None when value is not such a tree.")},
+     PyDoc_STR("copy_tree(value, atoms, shareable): a copy of a tree of exact dict, list and "
+               "tuple whose leaves are atoms or shareable instances (value itself when it is "
+               "immutable), shared parts and cycles kept; None when value is not such a "
+               "tree.")},
     {NULL, NULL, 0, NULL},
 };
 

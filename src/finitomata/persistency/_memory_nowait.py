@@ -21,7 +21,7 @@ from typing import Any, Protocol, overload
 
 from .._snapshot import FSMKey, Snapshot
 from . import _memory_ext
-from ._memory_copy import ATOMS
+from ._memory_copy import ATOMS, SHAREABLE
 
 __all__ = ["NowaitAttribute", "TableLock", "new_lock"]
 
@@ -77,7 +77,7 @@ class NowaitAttribute:
     def __set_name__(self, owner: type, name: str) -> None:
         fast = _memory_ext.fast
         if fast is not None:
-            self._layout = fast.Layout(owner, self._table_type, Snapshot, FSMKey, ATOMS)
+            self._layout = fast.Layout(owner, self._table_type, Snapshot, FSMKey, ATOMS, SHAREABLE)
 
     @overload
     def __get__(self, obj: None, cls: type) -> NowaitAttribute: ...
