@@ -18,8 +18,8 @@
  *     (copied here); or the very object the stored snapshot holds (it was found immutable
  *     when it was committed, so it is shared again);
  *   - no other writer holds the table's lock (a TableLock, defined here): the commit takes
- *     it without a Python call and releases it, so this path and the Python one exclude
- *     each other exactly as two Python writers do.
+ *     it without a call and releases it, so this path and the Python one exclude each
+ *     other exactly as two Python writers do.
  * Anything else (another payload type, a stale version, a busy lock, a table that has no
  * owner, a tree deeper than MAX_DEPTH) goes to the slow path unchanged, which raises the
  * errors the contract names.
@@ -202,33 +202,40 @@ static PyTypeObject LayoutType = {
 /* ------------------------------------------------------------------ TableLock */
 
 /* The lock of a MemoryStore table. threading.Lock would do, but taking it from C costs a
- * keyword-argument parse and a clock read per call; this one is taken with a plain
- * sem_trywait by the commit path. Not reentrant: a thread that tries to take it again
- * while holding it (a __del__ or a callback writing to the store from inside a write)
- * gets a RuntimeError instead of a deadlock. A blocked acquire waits without the GIL and
- * lets signal handlers run (Ctrl-C interrupts it). */
+ * keyword-argument parse and a clock read per call (CPython's lock computes a deadline
+ * even for a try). Every thread that takes or releases this lock holds the GIL, so its
+ * state is a plain field the GIL protects: `owner`, the thread holding it (0 when free).
+ * Only a thread that has to wait uses the semaphore `wake`: it counts itself in
+ * `waiters`, waits without the GIL, and tries again when woken (a release wakes one
+ * waiter; a spare wake only makes a waiter look again). Not reentrant: a thread that tries
+ * to take it again while holding it (a __del__ or a callback writing to the store from
+ * inside a write) gets a RuntimeError instead of a deadlock. A waiting thread lets signal
+ * handlers run (Ctrl-C interrupts it). */
 
 typedef struct {
     PyObject_HEAD
-    PyThread_type_lock lock;
-    unsigned long owner; /* the thread holding it, 0 when free */
+    unsigned long owner;     /* the thread holding it, 0 when free (GIL-protected) */
+    Py_ssize_t waiters;      /* threads waiting for it (GIL-protected) */
+    PyThread_type_lock wake; /* a semaphore, taken while no wake is pending */
 } TableLock;
 
 static inline int
 table_lock_try(TableLock *self)
 {
-    if (PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
-        self->owner = PyThread_get_thread_ident();
-        return 1;
+    if (self->owner != 0) {
+        return 0;
     }
-    return 0;
+    self->owner = PyThread_get_thread_ident();
+    return 1;
 }
 
 static inline void
 table_lock_release(TableLock *self)
 {
     self->owner = 0;
-    PyThread_release_lock(self->lock);
+    if (self->waiters > 0) {
+        PyThread_release_lock(self->wake);
+    }
 }
 
 static PyObject *
@@ -242,20 +249,21 @@ table_lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (self == NULL) {
         return NULL;
     }
-    self->lock = PyThread_allocate_lock();
-    if (self->lock == NULL) {
+    self->wake = PyThread_allocate_lock();
+    if (self->wake == NULL) {
         Py_DECREF(self);
         PyErr_SetString(PyExc_MemoryError, "cannot allocate a lock");
         return NULL;
     }
+    PyThread_acquire_lock(self->wake, WAIT_LOCK); /* no wake pending */
     return (PyObject *)self;
 }
 
 static void
 table_lock_dealloc(TableLock *self)
 {
-    if (self->lock != NULL) {
-        PyThread_free_lock(self->lock);
+    if (self->wake != NULL) {
+        PyThread_free_lock(self->wake);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -272,19 +280,19 @@ table_lock_acquire(TableLock *self, PyObject *Py_UNUSED(ignored))
                         "run from inside a write, such as a __del__, wrote to the store)");
         return NULL;
     }
-    for (;;) {
+    self->waiters++;
+    while (!table_lock_try(self)) {
         PyLockStatus status;
         Py_BEGIN_ALLOW_THREADS
-        status = PyThread_acquire_lock_timed(self->lock, -1, 1);
+        status = PyThread_acquire_lock_timed(self->wake, -1, 1);
         Py_END_ALLOW_THREADS
-        if (status == PY_LOCK_ACQUIRED) {
-            self->owner = PyThread_get_thread_ident();
-            Py_RETURN_NONE;
-        }
-        if (PyErr_CheckSignals() < 0) { /* runs signal handlers: Ctrl-C raises here */
+        if (status == PY_LOCK_INTR && PyErr_CheckSignals() < 0) { /* Ctrl-C raises here */
+            self->waiters--;
             return NULL;
         }
     }
+    self->waiters--;
+    Py_RETURN_NONE;
 }
 
 static PyObject *
