@@ -840,7 +840,7 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
      * taken (allocating may run a finalizer) */
     PyObject *copy = NULL;
     Plan plan;
-    int rewrite = 0;
+    int rewrite = 0, copied = 0;
     if (peek == NULL || !Py_IS_TYPE(peek, layout->snapshot_type) ||
         SLOT(peek, layout->snap_payload) != payload) {
         if ((PyDict_CheckExact(payload) || PyList_CheckExact(payload)) && private_record(peek)) {
@@ -852,6 +852,7 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
             }
         }
         if (!rewrite) {
+            copied = 1;
             copy = copy_root(layout->atoms, layout->shareable, payload, 1);
             if (copy == NULL && PyErr_Occurred()) {
                 return -1;
@@ -869,7 +870,9 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
     if (SLOT(entry, layout->table_alive) != Py_True) {
         goto unlock; /* closed meanwhile: the slow path raises StoreNotStarted */
     }
-    current = GET_KNOWN(snapshots, key, hash);
+    /* nothing ran since the table was looked at unless a copy was tried (an allocation may
+     * run a finalizer, reading an attribute a property): then it is looked at again */
+    current = copied ? GET_KNOWN(snapshots, key, hash) : peek;
     if (current == NULL) {
         if (PyErr_Occurred()) {
             result = -1;
@@ -899,8 +902,10 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
             Py_None,
         };
         for (int i = 0; i < 5; i++) {
-            dropped[n_dropped++] = PyTuple_GET_ITEM(current, i);
-            PyTuple_SET_ITEM(current, i, Py_NewRef(items[i]));
+            if (PyTuple_GET_ITEM(current, i) != items[i]) { /* the name stays, mostly */
+                dropped[n_dropped++] = PyTuple_GET_ITEM(current, i);
+                PyTuple_SET_ITEM(current, i, Py_NewRef(items[i]));
+            }
         }
         result = 1;
         goto unlock;
