@@ -6,6 +6,7 @@ cases it must refuse (a busy lock, a stale version, a closed table, odd argument
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
@@ -13,6 +14,7 @@ import gc
 import os
 import sys
 import threading
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -654,3 +656,50 @@ def test_copy_tree_shares_frozen_instances_of_immutable_values() -> None:
     assert copy["f"] is value["f"]
     assert copy["t"] is value["t"]
     assert fast.copy_tree({"h": Holding("a", [1])}, ATOMS, SHAREABLE) is None
+
+
+# --------------------------------------------------------------------------- leaks
+
+
+def _scenarios() -> dict[str, Any]:
+    def changing(version: int) -> Any:
+        return {"n": version, "tags": ["a", str(version % 3)], "m": {"x": [version % 2]}}
+
+    return {
+        "rewrite": changing,
+        "copy": lambda version: {f"k{version % 5}": [version], "t": (version, [1])},
+        "frozen": lambda version: Frozen("a", version),
+        "same-frozen": lambda version, same=Frozen("a"): same,
+        "python": lambda version: Mutable([version]),
+    }
+
+
+@pytest.mark.parametrize("scenario", list(_scenarios()))
+async def test_committing_again_and_again_leaks_nothing(store: MemoryStore, scenario: str) -> None:
+    make = _scenarios()[scenario]
+    marker = "a-leaf-every-commit-holds"
+    version = 0
+
+    def commit(times: int) -> None:
+        nonlocal version
+        for _ in range(times):
+            version += 1
+            payload = make(version)
+            store.store_nowait(key(), snapshot(payload, version), version - 1)
+            with contextlib.suppress(StaleSnapshot):  # a refused write must leak nothing too
+                store.store_nowait(key(), snapshot({"x": [marker]}, version + 7), version + 5)
+
+    commit(500)
+    gc.collect()
+    refs = sys.getrefcount(marker)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        commit(5_000)
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert grown < 64 * 1024, f"{grown} bytes more after 5,000 commits"
+    assert sys.getrefcount(marker) == refs
