@@ -13,7 +13,14 @@ import pytest
 
 import finitomata as fm
 from finitomata import FailureInfo, FSMKey, Snapshot
-from finitomata.persistency import Created, Loaded, MemoryStore, TransitionInfo, memory
+from finitomata.persistency import (
+    Created,
+    Loaded,
+    MemoryStore,
+    TransitionInfo,
+    _memory_copy,
+    memory,
+)
 from finitomata.persistency._memory_copy import copy_snapshot, copy_value
 from finitomata.testing import ConformanceFSM
 
@@ -343,6 +350,15 @@ def test_mutable_values_are_copied_deeply(value: object) -> None:
     copied = copy_value(value)
     assert copied == value
     assert copied is not value
+
+
+def test_values_deeper_than_the_copier_goes_are_copied_by_deepcopy() -> None:
+    deep: list[object] = []
+    for _ in range(_memory_copy._MAX_DEPTH + 50):
+        deep = [deep]
+    copied = copy_value(deep)
+    assert copied == deep
+    assert copied is not deep
 
 
 def test_cyclic_values_are_copied() -> None:

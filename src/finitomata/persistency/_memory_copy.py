@@ -110,29 +110,37 @@ def _plan(cls: type) -> _Fields | None:
     return remember(_shared_if, cls, plan)
 
 
-def _copy(value: Any, atoms: frozenset[type] = ATOMS) -> Any:
-    # Hot path of every MemoryStore commit of a mutable payload. Containers are copied in
-    # C first (``dict.copy``/``list.copy``), then only their non-atomic items are replaced
-    # by copies: plain loops, no comprehension (a comprehension builds a function per call).
+_MAX_DEPTH = 500
+"""Deeper containers make :func:`_copy` give up (RecursionError) for :func:`copy.deepcopy`,
+which keeps cycles: counted here rather than left to the interpreter's recursion limit,
+which CPython 3.13.0 fails to enforce on this function (it grows without bound)."""
+
+
+def _copy(value: Any, depth: int = 0, atoms: frozenset[type] = ATOMS) -> Any:
+    # Reads of copied records (without the C extension), failure payloads, and payloads
+    # pickle refuses. Containers are copied in C first (``dict.copy``/``list.copy``), then
+    # only their non-atomic items are replaced by copies: plain loops, no comprehension.
     cls = type(value)
+    if depth > _MAX_DEPTH:
+        raise RecursionError(f"more than {_MAX_DEPTH} nested containers (or a cycle)")
     if cls is dict:
         new = value.copy()
         for k, v in value.items():
             if type(v) not in atoms:
-                new[k] = _copy(v)
+                new[k] = _copy(v, depth + 1)
         return new
     if cls is list:
         new = value.copy()
         for i, v in enumerate(value):
             if type(v) not in atoms:
-                new[i] = _copy(v)
+                new[i] = _copy(v, depth + 1)
         return new
     if cls in atoms:
         return value
     if cls is tuple:
         for v in value:
             if type(v) not in atoms:
-                items = [_copy(v) for v in value]
+                items = [_copy(v, depth + 1) for v in value]
                 if all(a is b for a, b in zip(items, value, strict=True)):
                     return value
                 return tuple(items)
@@ -142,7 +150,7 @@ def _copy(value: Any, atoms: frozenset[type] = ATOMS) -> Any:
         plan = _plan(cls)
     if plan is not None:
         for v in plan(value):  # type: ignore[operator]
-            if type(v) not in atoms and _copy(v) is not v:
+            if type(v) not in atoms and _copy(v, depth + 1) is not v:
                 return copy.deepcopy(value)
         return value
     return copy.deepcopy(value)
