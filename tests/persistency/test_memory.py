@@ -352,13 +352,17 @@ def test_mutable_values_are_copied_deeply(value: object) -> None:
     assert copied is not value
 
 
-def test_values_deeper_than_the_copier_goes_are_copied_by_deepcopy() -> None:
-    deep: list[object] = []
-    for _ in range(_memory_copy._MAX_DEPTH + 50):
+def test_the_copier_goes_as_deep_as_it_says_then_hands_over_to_deepcopy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deep: list[object] = []  # the innermost list is at depth _MAX_DEPTH
+    for _ in range(_memory_copy._MAX_DEPTH):
         deep = [deep]
-    copied = copy_value(deep)
-    assert copied == deep
-    assert copied is not deep
+    assert copy_value(deep) == deep
+    handed: list[object] = []
+    monkeypatch.setattr(_memory_copy.copy, "deepcopy", lambda value: handed.append(value))
+    copy_value([deep])
+    assert handed == [[deep]], "one level more: copy.deepcopy decides"
 
 
 def test_cyclic_values_are_copied() -> None:
