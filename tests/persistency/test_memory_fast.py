@@ -703,3 +703,20 @@ async def test_committing_again_and_again_leaks_nothing(store: MemoryStore, scen
     grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
     assert grown < 64 * 1024, f"{grown} bytes more after 5,000 commits"
     assert sys.getrefcount(marker) == refs
+
+
+async def test_a_payload_of_many_nested_containers_takes_the_c_path(store: MemoryStore) -> None:
+    def payload(version: int) -> dict[str, Any]:
+        lines = [{"sku": f"s{i}", "qty": [i, version]} for i in range(100)]
+        return {"order": "o-1", "lines": lines, "tags": [[c] for c in "ab" * 20]}
+
+    await _commit_and_get(store, payload(2))
+    slow = Recorder()
+    commit = committer(store, slow)
+    for version in range(3, 6):
+        commit(key(), snapshot(payload(version), version), version - 1)
+    assert slow.calls == [], "not one commit left to Python"
+    got = await store.get("f")
+    assert got is not None
+    assert got.payload == payload(5)
+    assert fast.copy_tree(payload(5), ATOMS, SHAREABLE) == payload(5)

@@ -34,9 +34,9 @@
  * (name, state, version, history, None, copy, None). Records and copies only the table
  * sees are trees: they are untracked by the cyclic GC and freed by reference counting.
  *
- * `copy_tree(value, atoms, shareable)` is the same copier for reads (shared parts and cycles kept):
- * a copy of a stored tree, or None when the value is not such a tree (the caller then
- * copies it in Python).
+ * `copy_tree(value, atoms, shareable)` is the same copier for reads (shared parts and
+ * cycles kept): a copy of a stored tree, or None when the value is not such a tree (the
+ * caller then copies it in Python).
  *
  * The module relies on the GIL; the Python side does not import it when the GIL is
  * disabled.
@@ -368,8 +368,9 @@ is_atom(PyObject *atoms, PyObject *v)
 }
 
 /* A copy (new reference) of v, a tree of dict/list/tuple of atoms; NULL without an
- * exception when v is not such a tree; NULL with an exception on a real failure. */
-static PyObject *copy_tree(Copier *c, PyObject *v);
+ * exception when v is not such a tree; NULL with an exception on a real failure. `held`:
+ * the references this copy holds on v besides its parent's (its copied parent's). */
+static PyObject *copy_tree(Copier *c, PyObject *v, Py_ssize_t held);
 
 /* 1 with *copy set when v was copied already in this copy; 0 when it was not; -1 when it
  * was but the copy must be a tree */
@@ -378,7 +379,7 @@ seen_copy(Copier *c, PyObject *v, PyObject **copy)
 {
     for (int i = 0; i < c->shared; i++) {
         if (c->seen[i] == v) {
-            /* a part reached twice (shared, or a cycle): a private_copy copy must be a tree */
+            /* a part reached twice (shared, or a cycle): a private copy must be a tree */
             if (c->private_copy) {
                 return -1;
             }
@@ -390,11 +391,11 @@ seen_copy(Copier *c, PyObject *v, PyObject **copy)
 }
 
 static int
-remember(Copier *c, PyObject *v, PyObject *copy)
+remember(Copier *c, PyObject *v, PyObject *copy, Py_ssize_t held)
 {
-    /* a container referenced once is reached once: only the others are remembered (one
-     * reference is copy_tree's own, held while v is copied) */
-    if (Py_REFCNT(v) > 2 || c->depth == 1) {
+    /* a container its parent alone references is reached once: only the others (and the
+     * root) are remembered; copy_tree holds one more reference while v is copied */
+    if (Py_REFCNT(v) - 1 - held > 1 || c->depth == 1) {
         if (c->shared == MAX_SHARED) {
             return -1;
         }
@@ -406,7 +407,7 @@ remember(Copier *c, PyObject *v, PyObject *copy)
 }
 
 static PyObject *
-copy_dict(Copier *c, PyObject *v)
+copy_dict(Copier *c, PyObject *v, Py_ssize_t held)
 {
     /* copied in C (PyDict_Copy), then the copy, which only this function can reach, is
      * walked: its keys checked, its values that are not atoms replaced by their copies
@@ -415,7 +416,7 @@ copy_dict(Copier *c, PyObject *v)
     if (copy == NULL) {
         return NULL;
     }
-    if (remember(c, v, copy) < 0) {
+    if (remember(c, v, copy, held) < 0) {
         goto refuse;
     }
     Py_ssize_t pos = 0;
@@ -432,7 +433,7 @@ copy_dict(Copier *c, PyObject *v)
         if (atom) {
             continue;
         }
-        PyObject *child = copy_tree(c, item);
+        PyObject *child = copy_tree(c, item, 1); /* the copy holds it too */
         if (child == NULL) {
             goto refuse;
         }
@@ -449,14 +450,14 @@ refuse:
 }
 
 static PyObject *
-copy_list(Copier *c, PyObject *v)
+copy_list(Copier *c, PyObject *v, Py_ssize_t held)
 {
     Py_ssize_t n = PyList_GET_SIZE(v);
     PyObject *copy = PyList_GetSlice(v, 0, n);
     if (copy == NULL) {
         return NULL;
     }
-    if (remember(c, v, copy) < 0) {
+    if (remember(c, v, copy, held) < 0) {
         Py_DECREF(copy);
         return NULL;
     }
@@ -470,7 +471,7 @@ copy_list(Copier *c, PyObject *v)
         if (atom) {
             continue;
         }
-        PyObject *child = copy_tree(c, item);
+        PyObject *child = copy_tree(c, item, 1); /* the copy holds it too */
         if (child == NULL) {
             Py_DECREF(copy);
             return NULL;
@@ -481,14 +482,14 @@ copy_list(Copier *c, PyObject *v)
 }
 
 static PyObject *
-copy_tuple(Copier *c, PyObject *v)
+copy_tuple(Copier *c, PyObject *v, Py_ssize_t held)
 {
     /* the tuple itself when every item is kept as it is (an immutable tuple) */
     Py_ssize_t n = PyTuple_GET_SIZE(v);
     PyObject *copy = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *item = PyTuple_GET_ITEM(v, i);
-        PyObject *child = copy_tree(c, item);
+        PyObject *child = copy_tree(c, item, 0);
         if (child == NULL) {
             Py_XDECREF(copy);
             return NULL;
@@ -513,7 +514,7 @@ copy_tuple(Copier *c, PyObject *v)
     if (copy == NULL) {
         return Py_NewRef(v);
     }
-    if (remember(c, v, copy) < 0) {
+    if (remember(c, v, copy, held) < 0) {
         Py_DECREF(copy);
         return NULL;
     }
@@ -523,8 +524,9 @@ copy_tuple(Copier *c, PyObject *v)
 /* v itself (new reference) when its class is in `shareable` (frozen dataclasses, enums,
  * frozensets: what Python's _memory_copy._plan shares) and every attribute named there
  * holds a value shared too; NULL without an exception otherwise (left to Python, which
- * copies it, or raises what reading an attribute raised), NULL with one on an error. Reading an attribute may run Python code (a
- * property, __getattr__): this runs before the table's lock is taken. */
+ * copies it, or raises what reading an attribute raised), NULL with one on an error.
+ * Reading an attribute may run Python code (a property, __getattr__): this runs before
+ * the table's lock is taken. */
 static PyObject *
 share_instance(Copier *c, PyObject *v)
 {
@@ -545,7 +547,7 @@ share_instance(Copier *c, PyObject *v)
         }
         PyObject *kept = NULL;
         if (!PyDict_CheckExact(field) && !PyList_CheckExact(field)) {
-            kept = copy_tree(c, field); /* itself when it is shared: nothing else copied */
+            kept = copy_tree(c, field, 1); /* itself when shared: nothing else copied */
         }
         shared = kept == field ? 1 : (kept == NULL && PyErr_Occurred()) ? -1 : 0;
         Py_XDECREF(kept);
@@ -561,7 +563,7 @@ share_instance(Copier *c, PyObject *v)
 }
 
 static PyObject *
-copy_tree(Copier *c, PyObject *v)
+copy_tree(Copier *c, PyObject *v, Py_ssize_t held)
 {
     int kind = PyDict_CheckExact(v) ? 1 : PyList_CheckExact(v) ? 2 : PyTuple_CheckExact(v) ? 3 : 0;
     if (kind == 0) {
@@ -583,7 +585,9 @@ copy_tree(Copier *c, PyObject *v)
      * then change the payload: what is being copied is held until it is copied */
     Py_INCREF(v);
     c->depth++;
-    copy = kind == 1 ? copy_dict(c, v) : kind == 2 ? copy_list(c, v) : copy_tuple(c, v);
+    copy = kind == 1   ? copy_dict(c, v, held)
+           : kind == 2 ? copy_list(c, v, held)
+                       : copy_tuple(c, v, held);
     c->depth--;
     Py_DECREF(v);
     if (c->private_copy && copy != NULL && copy != v && PyObject_GC_IsTracked(copy)) {
@@ -603,7 +607,7 @@ copy_root(PyObject *atoms, PyObject *shareable, PyObject *v, int private_copy)
     c.private_copy = private_copy;
     c.depth = 0;
     c.shared = 0;
-    PyObject *copy = copy_tree(&c, v);
+    PyObject *copy = copy_tree(&c, v, 0);
     for (int i = 0; i < c.shared; i++) {
         Py_DECREF(c.seen[i]);
     }
