@@ -720,3 +720,44 @@ async def test_a_payload_of_many_nested_containers_takes_the_c_path(store: Memor
     assert got is not None
     assert got.payload == payload(5)
     assert fast.copy_tree(payload(5), ATOMS, SHAREABLE) == payload(5)
+
+
+async def test_updates_that_share_parts_with_the_last_payload_stay_in_c(
+    store: MemoryStore,
+) -> None:
+    """``{**payload, "n": n + 1}`` keeps the nested parts of the last payload: each is then
+    referenced from two places, which the C path must not mistake for a part reached twice
+    in one payload, however many there are."""
+    first = {"n": 0, "lines": [{"sku": f"s{i}", "qty": [i]} for i in range(100)]}
+    await _commit_and_get(store, first)
+    slow = Recorder()
+    commit = committer(store, slow)
+    payload, older = first, [first]
+    for version in range(3, 7):
+        payload = {**payload, "n": version}
+        older.append(payload)  # the earlier payloads stay alive: their parts are shared
+        commit(key(), snapshot(payload, version), version - 1)
+    assert slow.calls == []
+    got = await store.get("f")
+    assert got is not None
+    assert got.payload == payload
+
+
+@pytest.mark.parametrize("parts", [5, 20, 200])
+def test_copy_tree_keeps_any_number_of_shared_parts(parts: int) -> None:
+    shared = [[i] for i in range(parts)]
+    value = {"a": shared, "b": list(shared), "c": tuple(shared)}
+    copy = fast.copy_tree(value, ATOMS, SHAREABLE)
+    assert copy == value
+    for i in range(parts):
+        assert copy["a"][i] is copy["b"][i] is copy["c"][i]
+        assert copy["a"][i] is not shared[i]
+
+
+@pytest.mark.parametrize("parts", [5, 20, 200])
+async def test_a_payload_with_parts_reached_twice_goes_to_python_whole(
+    store: MemoryStore, parts: int
+) -> None:
+    shared = [[i] for i in range(parts)]
+    _, got = await _commit_and_get(store, {"a": shared, "b": list(shared)})
+    assert all(got["a"][i] is got["b"][i] for i in range(parts))

@@ -61,7 +61,6 @@
 #endif
 
 #define MAX_DEPTH 100 /* deeper trees go to the slow path (pickle) */
-#define MAX_SHARED 32 /* containers referenced more than once, remembered per copy */
 
 /* ------------------------------------------------------------------ Layout */
 
@@ -341,6 +340,134 @@ static PyTypeObject TableLockType = {
     .tp_methods = table_lock_methods,
 };
 
+/* ------------------------------------------------------------------ Seen */
+
+/* The containers a walk has met that may be met again (referenced from more than one
+ * place), each with a value (its copy). A few are kept in place and searched in turn;
+ * more go to an open-addressing table keyed by address, grown as it fills. Its memory
+ * comes from PyMem: no Python object is made, no garbage collection can start. */
+
+#define SEEN_INLINE 16
+
+typedef struct {
+    Py_ssize_t len;
+    Py_ssize_t cap; /* the table's size (a power of two) once in use, else 0 */
+    PyObject **keys;
+    PyObject **vals;
+    PyObject *inline_keys[SEEN_INLINE];
+    PyObject *inline_vals[SEEN_INLINE];
+} Seen;
+
+static inline void
+seen_init(Seen *s)
+{
+    s->len = s->cap = 0;
+    s->keys = s->inline_keys;
+    s->vals = s->inline_vals;
+}
+
+static inline size_t
+seen_slot(PyObject *key, Py_ssize_t cap)
+{
+    size_t h = (size_t)key;
+    return (h ^ (h >> 9)) & (size_t)(cap - 1);
+}
+
+/* 1 with *val set when key was met; 0 when it was not */
+static int
+seen_find(Seen *s, PyObject *key, PyObject **val)
+{
+    if (s->cap == 0) {
+        for (Py_ssize_t i = 0; i < s->len; i++) {
+            if (s->keys[i] == key) {
+                *val = s->vals[i];
+                return 1;
+            }
+        }
+        return 0;
+    }
+    for (size_t i = seen_slot(key, s->cap);; i = (i + 1) & (size_t)(s->cap - 1)) {
+        if (s->keys[i] == key) {
+            *val = s->vals[i];
+            return 1;
+        }
+        if (s->keys[i] == NULL) {
+            return 0;
+        }
+    }
+}
+
+static int
+seen_grow(Seen *s, Py_ssize_t cap)
+{
+    PyObject **keys = PyMem_Calloc((size_t)cap, sizeof(PyObject *));
+    PyObject **vals = PyMem_Calloc((size_t)cap, sizeof(PyObject *));
+    if (keys == NULL || vals == NULL) {
+        PyMem_Free(keys);
+        PyMem_Free(vals);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t old_cap = s->cap == 0 ? s->len : s->cap;
+    for (Py_ssize_t j = 0; j < old_cap; j++) {
+        if (s->keys[j] != NULL) {
+            size_t i = seen_slot(s->keys[j], cap);
+            while (keys[i] != NULL) {
+                i = (i + 1) & (size_t)(cap - 1);
+            }
+            keys[i] = s->keys[j];
+            vals[i] = s->vals[j];
+        }
+    }
+    if (s->cap != 0) {
+        PyMem_Free(s->keys);
+        PyMem_Free(s->vals);
+    }
+    s->keys = keys;
+    s->vals = vals;
+    s->cap = cap;
+    return 0;
+}
+
+/* Adds key (not met yet); -1 with MemoryError set when the table cannot grow. */
+static int
+seen_add(Seen *s, PyObject *key, PyObject *val)
+{
+    if (s->cap == 0 && s->len < SEEN_INLINE) {
+        s->keys[s->len] = key;
+        s->vals[s->len] = val;
+        s->len++;
+        return 0;
+    }
+    if ((s->cap == 0 || 2 * (s->len + 1) > s->cap) &&
+        seen_grow(s, s->cap == 0 ? 4 * SEEN_INLINE : 2 * s->cap) < 0) {
+        return -1;
+    }
+    size_t i = seen_slot(key, s->cap);
+    while (s->keys[i] != NULL) {
+        i = (i + 1) & (size_t)(s->cap - 1);
+    }
+    s->keys[i] = key;
+    s->vals[i] = val;
+    s->len++;
+    return 0;
+}
+
+/* Releases the table, and the references to the keys when the walk held them. */
+static void
+seen_clear(Seen *s, int held)
+{
+    Py_ssize_t n = s->cap == 0 ? s->len : s->cap;
+    for (Py_ssize_t i = 0; held && i < n; i++) {
+        Py_XDECREF(s->keys[i]);
+    }
+    if (s->cap != 0) {
+        PyMem_Free(s->keys);
+        PyMem_Free(s->vals);
+    }
+    seen_init(s);
+}
+
 /* ------------------------------------------------------------------ the copier */
 
 typedef struct {
@@ -348,9 +475,8 @@ typedef struct {
     PyObject *shareable;
     int private_copy; /* a copy only the table will see: a tree, its containers untracked */
     int depth;
-    int shared;
-    PyObject *seen[MAX_SHARED]; /* originals referenced more than once (held) */
-    PyObject *made[MAX_SHARED]; /* their copies (borrowed: each is owned by its parent) */
+    Seen seen; /* originals referenced more than once (held) -> their copies (borrowed:
+                * each is owned by its parent) */
 } Copier;
 
 static inline int
@@ -377,17 +503,16 @@ static PyObject *copy_tree(Copier *c, PyObject *v, Py_ssize_t held);
 static int
 seen_copy(Copier *c, PyObject *v, PyObject **copy)
 {
-    for (int i = 0; i < c->shared; i++) {
-        if (c->seen[i] == v) {
-            /* a part reached twice (shared, or a cycle): a private copy must be a tree */
-            if (c->private_copy) {
-                return -1;
-            }
-            *copy = Py_NewRef(c->made[i]);
-            return 1;
-        }
+    PyObject *made;
+    if (c->seen.len == 0 || !seen_find(&c->seen, v, &made)) {
+        return 0;
     }
-    return 0;
+    /* a part reached twice (shared, or a cycle): a private copy must be a tree */
+    if (c->private_copy) {
+        return -1;
+    }
+    *copy = Py_NewRef(made);
+    return 1;
 }
 
 static int
@@ -396,12 +521,10 @@ remember(Copier *c, PyObject *v, PyObject *copy, Py_ssize_t held)
     /* a container its parent alone references is reached once: only the others (and the
      * root) are remembered; copy_tree holds one more reference while v is copied */
     if (Py_REFCNT(v) - 1 - held > 1 || c->depth == 1) {
-        if (c->shared == MAX_SHARED) {
+        if (seen_add(&c->seen, v, copy) < 0) {
             return -1;
         }
-        c->seen[c->shared] = Py_NewRef(v); /* its address must not be reused meanwhile */
-        c->made[c->shared] = copy;
-        c->shared++;
+        Py_INCREF(v); /* its address must not be reused meanwhile */
     }
     return 0;
 }
@@ -606,11 +729,9 @@ copy_root(PyObject *atoms, PyObject *shareable, PyObject *v, int private_copy)
     c.shareable = shareable;
     c.private_copy = private_copy;
     c.depth = 0;
-    c.shared = 0;
+    seen_init(&c.seen);
     PyObject *copy = copy_tree(&c, v, 0);
-    for (int i = 0; i < c.shared; i++) {
-        Py_DECREF(c.seen[i]);
-    }
+    seen_clear(&c.seen, 1);
     return copy;
 }
 
@@ -637,8 +758,7 @@ typedef struct {
     int depth;
     int changes;
     Change change[MAX_CHANGES];
-    int shared;
-    PyObject *seen[MAX_SHARED]; /* payload containers referenced more than once */
+    Seen seen; /* payload containers referenced more than once (not held: no code runs) */
 } Plan;
 
 static int plan_rewrite(Plan *p, PyObject *old, PyObject *v);
@@ -678,15 +798,13 @@ plan_rewrite(Plan *p, PyObject *old, PyObject *v)
         return 0;
     }
     if (Py_REFCNT(v) > 1) { /* a part reached twice is not a tree: copied, and refused */
-        for (int i = 0; i < p->shared; i++) {
-            if (p->seen[i] == v) {
-                return 0;
-            }
-        }
-        if (p->shared == MAX_SHARED) {
+        PyObject *ignored;
+        if (p->seen.len != 0 && seen_find(&p->seen, v, &ignored)) {
             return 0;
         }
-        p->seen[p->shared++] = v;
+        if (seen_add(&p->seen, v, NULL) < 0) {
+            return -1;
+        }
     }
     int ok = 1;
     p->depth++;
@@ -849,8 +967,10 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
         SLOT(peek, layout->snap_payload) != payload) {
         if ((PyDict_CheckExact(payload) || PyList_CheckExact(payload)) && private_record(peek)) {
             plan.atoms = layout->atoms;
-            plan.depth = plan.changes = plan.shared = 0;
+            plan.depth = plan.changes = 0;
+            seen_init(&plan.seen);
             rewrite = plan_rewrite(&plan, PyTuple_GET_ITEM(peek, 5), payload);
+            seen_clear(&plan.seen, 0);
             if (rewrite < 0) {
                 return -1;
             }
