@@ -874,9 +874,12 @@ plain_key(Layout *layout, PyObject *key)
            PyUnicode_CheckExact(PyTuple_GET_ITEM(key, 1));
 }
 
-/* The version stored in record, or -1 when it cannot be read here (-2 on an error). */
-static long long
-record_version(Layout *layout, PyObject *record)
+/* Whether the version stored in record is the expected one (given as an int object and
+ * its value); 0 too when it cannot be read here. The runtime passes the version object
+ * of the snapshot it committed last, which is the one stored: that is checked first, so a
+ * cold int object is not read. */
+static int
+version_matches(Layout *layout, PyObject *record, PyObject *expected_obj, long long expected)
 {
     PyObject *version;
     if (Py_IS_TYPE(record, layout->snapshot_type)) {
@@ -886,17 +889,20 @@ record_version(Layout *layout, PyObject *record)
         version = PyTuple_GET_ITEM(record, 2);
     }
     else {
-        return -1;
+        return 0;
+    }
+    if (version == expected_obj) {
+        return 1;
     }
     if (version == NULL || !PyLong_CheckExact(version)) {
-        return -1;
+        return 0;
     }
     long long value = PyLong_AsLongLong(version);
     if (value == -1 && PyErr_Occurred()) {
         PyErr_Clear();
-        return -1;
+        return 0;
     }
-    return value < 0 ? -1 : value;
+    return value == expected;
 }
 
 /* A new 7-tuple record for a copied payload (see _memory_copy.Record). */
@@ -1006,7 +1012,7 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
             goto unlock; /* stale */
         }
     }
-    else if (record_version(layout, current) != expected) {
+    else if (!version_matches(layout, current, expected_obj, expected)) {
         goto unlock; /* stale, or a record only Python reads */
     }
     if (rewrite) {
