@@ -839,18 +839,32 @@ plan_rewrite(Plan *p, PyObject *old, PyObject *v)
     return ok;
 }
 
-/* Apply the plan; the leaves replaced are moved to dropped[] (released after the lock). */
+/* Put `value` at the place of `change` in the stored copy. Replacing the value of a str
+ * key already in a dict allocates nothing and compares no key with Python code; it cannot
+ * fail in practice, but a failure is still undone by the caller. */
 static int
-apply_rewrite(Plan *p, PyObject **dropped)
+swap_leaf(Change *change, PyObject *value)
+{
+    if (change->key == NULL) {
+        return PyList_SetItem(change->container, change->index, Py_NewRef(value));
+    }
+    return PyDict_SetItem(change->container, change->key, value);
+}
+
+/* Apply the plan; the leaves replaced are moved to dropped[] (released after the lock) and
+ * *n_dropped says how many. On a failure the leaves already swapped are put back: the
+ * stored copy is never left half-changed. */
+static int
+apply_rewrite(Plan *p, PyObject **dropped, int *n_dropped)
 {
     for (int i = 0; i < p->changes; i++) {
-        Change *change = &p->change[i];
-        dropped[i] = Py_NewRef(change->old); /* its reference in the container is dropped */
-        if (change->key == NULL) {
-            PyList_SetItem(change->container, change->index, Py_NewRef(change->value));
-        }
-        else if (PyDict_SetItem(change->container, change->key, change->value) < 0) {
-            return -1; /* an existing str key: no resize, no Python code */
+        dropped[i] = Py_NewRef(p->change[i].old); /* the container's reference goes */
+        *n_dropped = i + 1;
+        if (swap_leaf(&p->change[i], p->change[i].value) < 0) {
+            for (int j = i - 1; j >= 0; j--) {
+                (void)swap_leaf(&p->change[j], p->change[j].old);
+            }
+            return -1;
         }
     }
     return 0;
@@ -1020,12 +1034,10 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
         if (current != peek || !private_record(current)) {
             goto unlock;
         }
-        if (apply_rewrite(&plan, dropped) < 0) {
-            n_dropped = plan.changes;
+        if (apply_rewrite(&plan, dropped, &n_dropped) < 0) {
             result = -1;
             goto unlock;
         }
-        n_dropped = plan.changes;
         PyObject *items[5] = {
             SLOT(snapshot, layout->snap_name),    SLOT(snapshot, layout->snap_state),
             SLOT(snapshot, layout->snap_version), SLOT(snapshot, layout->snap_history),
