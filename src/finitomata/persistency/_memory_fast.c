@@ -24,9 +24,10 @@
  * owner, a tree deeper than MAX_DEPTH) goes to the slow path unchanged, which raises the
  * errors the contract names.
  *
- * The copy is made before the lock is taken, and holds what it is copying: Python 3.11 may
- * collect garbage when a container is allocated, and a finalizer may then run any code. In
- * the locked section no Python code runs but such a finalizer; the record it replaces is
+ * The copy and the new record are made before the lock is taken, and the copy holds what
+ * it is copying: Python 3.11 may collect garbage when a container is allocated, and a
+ * finalizer may then run any code. The locked section allocates no object (a growing
+ * table allocates memory, not objects), so no Python code runs in it; what it replaces is
  * released after the lock.
  *
  * The record stored is what the Python path stores (see _memory_copy.Record): the snapshot
@@ -1003,13 +1004,25 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
             }
         }
     }
+    PyObject *record = NULL;
+    if (copy == payload) {
+        record = Py_NewRef(snapshot); /* immutable all the way down: shared */
+    }
+    else if (copy != NULL) {
+        record = new_record(layout, snapshot, copy); /* allocated before the lock too */
+        if (record == NULL) {
+            Py_DECREF(copy);
+            return -1;
+        }
+    }
     /* the table's lock, only if it is free: a writer holding it decides in Python */
     if (!table_lock_try((TableLock *)lock)) {
         Py_XDECREF(copy);
+        Py_XDECREF(record);
         return 0;
     }
     int result = 0, n_dropped = 0;
-    PyObject *current = NULL, *record = NULL;
+    PyObject *current = NULL;
     PyObject *dropped[5 + MAX_CHANGES]; /* released after the lock: a __del__ may run code */
     if (SLOT(entry, layout->table_alive) != Py_True) {
         goto unlock; /* closed meanwhile: the slow path raises StoreNotStarted */
@@ -1052,22 +1065,12 @@ try_commit(Committer *self, PyObject *key, PyObject *snapshot, PyObject *expecte
         result = 1;
         goto unlock;
     }
-    if (copy == payload) {
-        record = Py_NewRef(snapshot); /* immutable all the way down: shared */
-    }
-    else if (copy != NULL) {
-        record = new_record(layout, snapshot, copy);
-        if (record == NULL) {
-            result = -1;
-            goto unlock;
+    if (record == NULL) {
+        if (current == NULL || !Py_IS_TYPE(current, layout->snapshot_type) ||
+            SLOT(current, layout->snap_payload) != payload) {
+            goto unlock; /* not a payload this path stores */
         }
-    }
-    else if (current != NULL && Py_IS_TYPE(current, layout->snapshot_type) &&
-             SLOT(current, layout->snap_payload) == payload) {
         record = Py_NewRef(snapshot); /* the very payload found immutable when committed */
-    }
-    else {
-        goto unlock;
     }
     if (current != NULL) {
         dropped[n_dropped++] = Py_NewRef(current);
