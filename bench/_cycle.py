@@ -27,6 +27,8 @@ EVENTS = ("start", "finish", "reset")
 """One full turn of the cycle, from ``idle``."""
 NEXT_EVENT = {"idle": "start", "running": "finish", "done": "reset"}
 """The event that moves the cycle on from each state."""
+TARGET = {"init": "idle", "start": "running", "finish": "done", "reset": "idle"}
+"""The state each event of the cycle leads to (for a handler that returns it)."""
 
 
 class Cycle(fm.FSM, definition=CYCLE):

@@ -46,7 +46,7 @@ import uuid
 from typing import Any
 
 from _cycle import NEXT_EVENT as EVENTS
-from _cycle import Cycle
+from _cycle import TARGET, Cycle
 
 import finitomata as fm
 from finitomata.persistency import Created, FSMKey, MemoryStore, TransitionInfo
@@ -90,9 +90,6 @@ class NoopNowaitStore(NoopStore):
 
     async def store(self, key: FSMKey, snapshot: fm.Snapshot, info: TransitionInfo) -> None:
         pass
-
-
-TARGET = {"init": "idle", "start": "running", "finish": "done", "reset": "idle"}
 
 
 class Changing(Cycle):
